@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef HAGENT_SHM_H
+#define HAGENT_SHM_H
+
+/*
+ * Reading side of hagent's state segment: every group and resource, read
+ * straight from shared memory without asking the agent.  Reads are lock-free
+ * and never disturb the agent; each call returns a consistent view (one
+ * resource, one group with its members, or the whole table) or retries
+ * internally a bounded number of times and then fails with -EBUSY.
+ *
+ * A hagent_shm handle is owned by the caller and is not thread-safe: use one
+ * per thread.  All functions return 0 or a negative errno.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hagent_shm hagent_shm;
+
+#define HAGENT_NAME_MAX 64     /* bytes including NUL */
+#define HAGENT_TYPE_MAX 32
+#define HAGENT_ID_SIZE 16
+#define HAGENT_SHM_SOCKET "state.sock" /* in the runtime dir */
+
+/* Resource states, with the WSFC values (CLUSTER_RESOURCE_STATE). */
+enum hagent_resource_state {
+	HAGENT_RESOURCE_INITIALIZING = 1,
+	HAGENT_RESOURCE_ONLINE = 2,
+	HAGENT_RESOURCE_OFFLINE = 3,
+	HAGENT_RESOURCE_FAILED = 4,
+	HAGENT_RESOURCE_ONLINE_PENDING = 129,
+	HAGENT_RESOURCE_OFFLINE_PENDING = 130,
+};
+
+/* Group states (CLUSTER_GROUP_STATE). */
+enum hagent_group_state {
+	HAGENT_GROUP_ONLINE = 0,
+	HAGENT_GROUP_OFFLINE = 1,
+	HAGENT_GROUP_FAILED = 2,
+	HAGENT_GROUP_PARTIAL_ONLINE = 3,
+	HAGENT_GROUP_PENDING = 4,
+};
+
+/* A reference to variable-size data (properties, lists); read it with hagent_shm_read_blob(). */
+struct hagent_shm_blob {
+	uint32_t chunk;
+	uint32_t len;
+	uint64_t blob_id; /* 0: no data */
+};
+
+struct hagent_resource {
+	uint32_t slot; /* stable while the object exists (within one segment incarnation) */
+	uint64_t gen;
+	uint64_t txn;
+	uint8_t id[HAGENT_ID_SIZE];
+	char name[HAGENT_NAME_MAX];
+	char type[HAGENT_TYPE_MAX];
+	int32_t state; /* enum hagent_resource_state */
+	uint32_t state_seq;
+	uint32_t group_slot;
+	uint32_t flags;
+	uint32_t checkpoint;
+	uint32_t wait_hint_ms;
+	int32_t monitor_pid;
+	uint32_t restart_count;
+	int32_t last_error;
+	int32_t persistent_state;
+	uint64_t state_change_ns;
+	uint64_t pending_deadline_ns;
+	struct hagent_shm_blob properties;
+	struct hagent_shm_blob dependencies;
+};
+
+#define HAGENT_RESOURCE_LOCKED 0x1u
+
+struct hagent_group {
+	uint32_t slot;
+	uint64_t gen;
+	uint64_t txn;
+	uint8_t id[HAGENT_ID_SIZE];
+	char name[HAGENT_NAME_MAX];
+	int32_t state; /* enum hagent_group_state */
+	uint32_t state_seq;
+	uint32_t flags;
+	int32_t persistent_state;
+	uint32_t n_members;
+	uint32_t failover_count;
+	uint64_t state_change_ns;
+	struct hagent_shm_blob members;
+	struct hagent_shm_blob properties;
+	struct hagent_shm_blob dependency_expression;
+};
+
+/* The whole table at one commit; free with hagent_shm_table_free(). */
+struct hagent_shm_table {
+	uint64_t txn;
+	size_t n_groups;
+	struct hagent_group *groups;
+	size_t n_resources;
+	struct hagent_resource *resources;
+};
+
+struct hagent_shm_info {
+	uint8_t incarnation[16];
+	uint32_t abi_version;
+	uint64_t segment_size;
+	uint32_t max_resources;
+	uint32_t max_groups;
+	int32_t writer_pid;
+	uint64_t commit;
+	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the writer's last heartbeat */
+	uint64_t event_head;
+	uint32_t event_capacity;
+	bool superseded; /* the writer has published a newer segment: reopen */
+};
+
+/* Per-handle counters, for diagnostics and benchmarks. */
+struct hagent_shm_stats {
+	uint64_t reads;    /* completed consistent reads */
+	uint64_t restarts; /* times a read began again with a fresh commit */
+	uint64_t failures; /* reads that gave up with -EBUSY */
+};
+
+struct hagent_event {
+	uint64_t position; /* log position */
+	uint32_t change;   /* CLUSTER_CHANGE bit */
+	uint32_t slot;
+	uint32_t kind; /* 1 resource, 2 group */
+	uint32_t state_seq;
+	int32_t state;
+	uint64_t txn;
+	uint8_t id[HAGENT_ID_SIZE];
+	uint64_t time_ns;
+};
+
+/*
+ * Connects to the agent's socket "state.sock" in runtime_dir (NULL: the
+ * HAGENT_RUNTIME_DIR environment variable, else /run/hagent), receives the
+ * segment's fd and maps it read-only.  -ENOENT/-ECONNREFUSED: no agent;
+ * -EPROTO: not a hagent segment; -EPROTONOSUPPORT: another ABI version.
+ */
+int hagent_shm_open(const char *runtime_dir, hagent_shm **ret);
+
+/* Maps the segment behind fd read-only after validating its header; fd is not consumed. */
+int hagent_shm_open_fd(int fd, hagent_shm **ret);
+
+/* Unmaps; takes NULL; returns NULL. */
+hagent_shm *hagent_shm_unref(hagent_shm *s);
+
+/*
+ * A human-readable explanation of an error returned by this API, naming the
+ * segment-specific causes (bad magic, other ABI version, inconsistent sizes);
+ * falls back to strerror() for the rest.
+ */
+const char *hagent_shm_strerror(int r);
+
+int hagent_shm_get_info(hagent_shm *s, struct hagent_shm_info *ret);
+int hagent_shm_get_stats(hagent_shm *s, struct hagent_shm_stats *ret);
+
+/* -ENOENT: the slot holds no resource. */
+int hagent_shm_read_resource(hagent_shm *s, uint32_t slot, struct hagent_resource *ret);
+
+/*
+ * The group and its members as of one commit.  Up to max_members members
+ * are stored in members (may be NULL when max_members is 0); *ret_n_members
+ * gets the full count, so a caller can size its buffer and call again.
+ */
+int hagent_shm_read_group(hagent_shm *s, uint32_t slot, struct hagent_group *ret,
+			  struct hagent_resource *members, size_t max_members,
+			  size_t *ret_n_members);
+
+/* Every live group and resource as of one commit. */
+int hagent_shm_read_table(hagent_shm *s, struct hagent_shm_table **ret);
+struct hagent_shm_table *hagent_shm_table_free(struct hagent_shm_table *t);
+
+/* Finds a live object by name (case-insensitive); kind 1 resource, 2 group. -ENOENT if none. */
+int hagent_shm_find(hagent_shm *s, unsigned kind, const char *name, uint32_t *ret_slot);
+
+/*
+ * Copies a blob's bytes (at most size) into buf; *ret_len gets its full
+ * length.  -ESTALE: the blob no longer exists (the object changed): read the
+ * object again.
+ */
+int hagent_shm_read_blob(hagent_shm *s, const struct hagent_shm_blob *ref, void *buf, size_t size,
+			 size_t *ret_len);
+
+/*
+ * Reads the event at log position pos.  -EAGAIN: not written yet;
+ * -ESTALE: overwritten, the caller fell behind and must re-read state.
+ */
+int hagent_shm_read_event(hagent_shm *s, uint64_t pos, struct hagent_event *ret);
+
+static inline void hagent_shm_unrefp(hagent_shm **s)
+{
+	if (*s)
+		hagent_shm_unref(*s);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
