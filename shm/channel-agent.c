@@ -185,7 +185,10 @@ static int validate(struct chan_agent *a, const struct chan_status_body *b, uint
 		return CHAN_REJ_RESOURCE;
 	if (b->detail_len > CHAN_DETAIL_MAX)
 		return CHAN_REJ_LENGTH;
-	if (b->mono_ns < a->last_mono || b->mono_ns > now)
+	if (b->mono_ns < a->last_mono)
+		return CHAN_REJ_TIME;
+	/* now was taken when the drain began: an entry posted since is not from the future. */
+	if (b->mono_ns > now && b->mono_ns > now_ns(CLOCK_MONOTONIC))
 		return CHAN_REJ_TIME;
 
 	if (b->type == CHAN_ST_FAILURE || b->type == CHAN_ST_LOCKED) {
