@@ -40,7 +40,6 @@ struct hagent_shm {
 	struct hagent_shm_stats stats;
 };
 
-static_assert(sizeof(struct hagent_shm_blob) == sizeof(struct shm_blob_ref), "same shape");
 static_assert(HAGENT_NAME_MAX == SHM_NAME_MAX && HAGENT_TYPE_MAX == SHM_TYPE_MAX, "same sizes");
 
 static bool area_ok(const struct shm_header *h, uint64_t off, uint64_t len, uint64_t min_off)
@@ -254,6 +253,18 @@ static uint64_t read_begin(const hagent_shm *s)
 	return atomic_load_explicit(&s->live->commit, memory_order_acquire);
 }
 
+static void blob_from(const struct shm_blob_ref *b, uint32_t slot, uint64_t gen,
+		      struct hagent_shm_blob *ret)
+{
+	*ret = (struct hagent_shm_blob){
+		.chunk = b->chunk,
+		.len = b->len,
+		.blob_id = b->blob_id,
+		.origin_slot = slot,
+		.origin_gen = gen,
+	};
+}
+
 static void resource_from(const struct shm_version *v, uint32_t slot, struct hagent_resource *r)
 {
 	const struct shm_resource_data *d = &v->u.res;
@@ -279,8 +290,8 @@ static void resource_from(const struct shm_version *v, uint32_t slot, struct hag
 	/* Never trust a terminator in shared memory. */
 	memcpy(r->name, v->name, sizeof(r->name) - 1);
 	memcpy(r->type, d->type, sizeof(r->type) - 1);
-	memcpy(&r->properties, &d->properties, sizeof(r->properties));
-	memcpy(&r->dependencies, &d->dependencies, sizeof(r->dependencies));
+	blob_from(&d->properties, slot, v->gen, &r->properties);
+	blob_from(&d->dependencies, slot, v->gen, &r->dependencies);
 }
 
 static void group_from(const struct shm_version *v, uint32_t slot, struct hagent_group *g)
@@ -301,18 +312,26 @@ static void group_from(const struct shm_version *v, uint32_t slot, struct hagent
 	};
 	memcpy(g->id, v->id, sizeof(g->id));
 	memcpy(g->name, v->name, sizeof(g->name) - 1);
-	memcpy(&g->members, &d->members, sizeof(g->members));
-	memcpy(&g->properties, &d->properties, sizeof(g->properties));
-	memcpy(&g->dependency_expression, &d->dependency_expression,
-	       sizeof(g->dependency_expression));
+	blob_from(&d->members, slot, v->gen, &g->members);
+	blob_from(&d->properties, slot, v->gen, &g->properties);
+	blob_from(&d->dependency_expression, slot, v->gen, &g->dependency_expression);
 }
 
-/* Copies a blob and validates the copy.  -EBADMSG: bad reference; -ESTALE: gone. */
+/*
+ * Copies a blob and validates the copy.  -EBADMSG: bad reference; -ESTALE:
+ * gone.  A blob is immutable and the writer reuses its chunks only after the
+ * last version naming it has been overwritten, so the blob is intact if the
+ * version it came from (ref->origin_*) is unchanged across the copy: the
+ * same seqcount test as for versions, bracketing the blob copy.  The blob's
+ * own header is checked too, but cannot prove anything alone: freed chunks
+ * are overwritten by arbitrary new payload.
+ */
 static int blob_copy(const hagent_shm *s, const struct hagent_shm_blob *ref, void *buf,
 		     size_t size, size_t *ret_len)
 {
 	const struct shm_blob_header *bh;
-	uint64_t blob_id;
+	const struct shm_version *v;
+	uint64_t blob_id, gen;
 	uint32_t s1, s2, len;
 	size_t n;
 
@@ -321,20 +340,26 @@ static int blob_copy(const hagent_shm *s, const struct hagent_shm_blob *ref, voi
 		return 0;
 	}
 	if (ref->len > SHM_BLOB_MAX || ref->chunk >= s->h.blob_chunks ||
-	    (16u + (uint64_t) ref->len + 63u) / 64u > s->h.blob_chunks - ref->chunk)
+	    (16u + (uint64_t) ref->len + 63u) / 64u > s->h.blob_chunks - ref->chunk ||
+	    ref->origin_slot >= s->h.max_resources + s->h.max_groups)
 		return -EBADMSG;
 
+	v = &s->records[ref->origin_slot].v[ref->origin_gen % SHM_VERSIONS];
 	bh = (const struct shm_blob_header *) (s->blobs + (size_t) ref->chunk * SHM_BLOB_CHUNK);
 	n = ref->len < size ? ref->len : size;
-	/* Pairs with the release store of the even seq in blob_heap_new(). */
-	s1 = atomic_load_explicit(&bh->seq, memory_order_acquire);
+
+	/* Pairs with the release store of the even seq in shm_writer_put(). */
+	s1 = atomic_load_explicit(&v->seq, memory_order_acquire);
+	gen = v->gen;
 	len = bh->len;
 	blob_id = bh->blob_id;
 	if (n > 0)
 		memcpy(buf, (const uint8_t *) bh + sizeof(*bh), n);
+	/* Pairs with the release fence before chunk reuse in blob_heap_new(). */
 	atomic_thread_fence(memory_order_acquire);
-	s2 = atomic_load_explicit(&bh->seq, memory_order_relaxed);
-	if ((s1 & 1u) || s1 != s2 || blob_id != ref->blob_id || len != ref->len)
+	s2 = atomic_load_explicit(&v->seq, memory_order_relaxed);
+	if ((s1 & 1u) || s1 != s2 || gen != ref->origin_gen || blob_id != ref->blob_id ||
+	    len != ref->len)
 		return -ESTALE;
 	*ret_len = ref->len;
 	return 0;

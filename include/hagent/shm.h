@@ -47,11 +47,18 @@ enum hagent_group_state {
 	HAGENT_GROUP_PENDING = 4,
 };
 
-/* A reference to variable-size data (properties, lists); read it with hagent_shm_read_blob(). */
+/*
+ * A reference to variable-size data (properties, lists); read it with
+ * hagent_shm_read_blob().  It stays readable while the object version it
+ * came from (origin) is still in the segment's history.
+ */
 struct hagent_shm_blob {
 	uint32_t chunk;
 	uint32_t len;
 	uint64_t blob_id; /* 0: no data */
+	uint32_t origin_slot;
+	uint32_t reserved;
+	uint64_t origin_gen;
 };
 
 struct hagent_resource {
