@@ -24,6 +24,18 @@ static int sockaddr_un_set(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
+/* 1 if somebody accepts connections on sa, 0 if nobody does. */
+static int socket_is_live(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) == 0 || errno == EAGAIN)
+		return 1;
+	return errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
+}
+
 int shm_socket_listen(const char *path, unsigned mode)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -38,10 +50,18 @@ int shm_socket_listen(const char *path, unsigned mode)
 	if (fd < 0)
 		return -errno;
 
-	/* A socket file left by a dead writer; refuse to remove anything else. */
+	/*
+	 * A socket file left by a dead writer is replaced; one a live writer
+	 * still listens on is not (-EADDRINUSE), nor is anything else (-EEXIST).
+	 */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return -EEXIST;
+		r = socket_is_live(&sa);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return -EADDRINUSE;
 		if (unlink(path) < 0)
 			return -errno;
 	}

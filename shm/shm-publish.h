@@ -19,6 +19,7 @@ typedef int (*shm_peer_check_t)(const struct ucred *peer, void *userdata);
 /*
  * Binds and listens on path (non-blocking, close-on-exec), replacing a stale
  * socket left by a dead writer.  mode is applied to the socket file.
+ * -EADDRINUSE: a live writer listens there; -EEXIST: path is not a socket.
  */
 int shm_socket_listen(const char *path, unsigned mode);
 

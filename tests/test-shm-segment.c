@@ -1806,6 +1806,35 @@ START_TEST(test_socket_stale_replaced)
 }
 END_TEST
 
+/* Claim: a second writer cannot take over the socket a live writer listens on. */
+START_TEST(test_socket_live_kept)
+{
+	struct hagent_shm_info info, mine;
+	struct client c;
+	char path[128];
+	pthread_t t;
+	int lfd;
+
+	sock_path(path, sizeof(path));
+	lfd = shm_socket_listen(path, 0600);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(shm_socket_listen(path, 0600), -EADDRINUSE);
+	/* The probe's connection is in the backlog; its peer has gone: -EPIPE, harmless. */
+	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), -EPIPE);
+
+	/* The first writer still serves on it. */
+	client_start(&t, &c, tmpdir, true);
+	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(c.r, 0);
+	ck_assert_int_eq(hagent_shm_get_info(c.shm, &info), 0);
+	ck_assert_int_eq(hagent_shm_get_info(s, &mine), 0);
+	ck_assert_mem_eq(info.incarnation, mine.incarnation, sizeof(info.incarnation));
+	hagent_shm_unref(c.shm);
+	safe_close(lfd);
+}
+END_TEST
+
 /* Claim: shm_socket_listen() never removes anything but a socket. */
 START_TEST(test_socket_refuses_non_socket)
 {
@@ -1944,7 +1973,7 @@ static Suite *shm_segment_suite(void)
 		{"readonly",
 		 {test_readonly_writer_fd, test_readonly_reader_mapping, test_readonly_socket_fd}},
 		{"socket",
-		 {test_socket_stale_replaced, test_socket_refuses_non_socket,
+		 {test_socket_stale_replaced, test_socket_live_kept, test_socket_refuses_non_socket,
 		  test_socket_peer_refused, test_socket_no_agent}},
 	};
 
