@@ -265,31 +265,35 @@ static void blob_from(const struct shm_blob_ref *b, uint32_t slot, uint64_t gen,
 	};
 }
 
+/*
+ * Field by field, not with a compound literal: this runs for every record of
+ * a table read, and zero-filling the whole struct first doubled its cost.
+ */
 static void resource_from(const struct shm_version *v, uint32_t slot, struct hagent_resource *r)
 {
 	const struct shm_resource_data *d = &v->u.res;
 
-	*r = (struct hagent_resource){
-		.slot = slot,
-		.gen = v->gen,
-		.txn = v->txn,
-		.state = d->state,
-		.state_seq = d->state_seq,
-		.group_slot = d->group_slot,
-		.flags = d->flags,
-		.checkpoint = d->checkpoint,
-		.wait_hint_ms = d->wait_hint_ms,
-		.monitor_pid = d->monitor_pid,
-		.restart_count = d->restart_count,
-		.last_error = d->last_error,
-		.persistent_state = d->persistent_state,
-		.state_change_ns = d->state_change_ns,
-		.pending_deadline_ns = d->pending_deadline_ns,
-	};
+	r->slot = slot;
+	r->gen = v->gen;
+	r->txn = v->txn;
 	memcpy(r->id, v->id, sizeof(r->id));
 	/* Never trust a terminator in shared memory. */
 	memcpy(r->name, v->name, sizeof(r->name) - 1);
+	r->name[sizeof(r->name) - 1] = '\0';
 	memcpy(r->type, d->type, sizeof(r->type) - 1);
+	r->type[sizeof(r->type) - 1] = '\0';
+	r->state = d->state;
+	r->state_seq = d->state_seq;
+	r->group_slot = d->group_slot;
+	r->flags = d->flags;
+	r->checkpoint = d->checkpoint;
+	r->wait_hint_ms = d->wait_hint_ms;
+	r->monitor_pid = d->monitor_pid;
+	r->restart_count = d->restart_count;
+	r->last_error = d->last_error;
+	r->persistent_state = d->persistent_state;
+	r->state_change_ns = d->state_change_ns;
+	r->pending_deadline_ns = d->pending_deadline_ns;
 	blob_from(&d->properties, slot, v->gen, &r->properties);
 	blob_from(&d->dependencies, slot, v->gen, &r->dependencies);
 }
@@ -512,14 +516,43 @@ static uint32_t high_mark(const _Atomic uint32_t *p, uint32_t max)
 	return v < max ? v : max;
 }
 
-/* One attempt at the whole table as of commit T. */
-static int table_at(hagent_shm *s, uint64_t T, struct hagent_shm_table *t)
+/* Makes room for at least n_res resources and n_grp groups in t. */
+static int table_reserve(struct hagent_shm_table *t, size_t *cap_res, size_t *cap_grp,
+			 uint32_t n_res, uint32_t n_grp)
+{
+	void *p;
+
+	if (n_res > *cap_res) {
+		p = reallocarray(t->resources, n_res, sizeof(*t->resources));
+		if (!p)
+			return -ENOMEM;
+		t->resources = p;
+		*cap_res = n_res;
+	}
+	if (n_grp > *cap_grp) {
+		p = reallocarray(t->groups, n_grp, sizeof(*t->groups));
+		if (!p)
+			return -ENOMEM;
+		t->groups = p;
+		*cap_grp = n_grp;
+	}
+	return 0;
+}
+
+/*
+ * One attempt at the whole table as of commit T, into arrays with room for
+ * cap_res/cap_grp entries.  -ENOBUFS: the table has grown past them.
+ */
+static int table_at(hagent_shm *s, uint64_t T, struct hagent_shm_table *t, size_t cap_res,
+		    size_t cap_grp)
 {
 	uint32_t res_high = high_mark(&s->live->res_high, s->h.max_resources);
 	uint32_t grp_high = high_mark(&s->live->grp_high, s->h.max_groups);
 	struct shm_version v;
 	int r;
 
+	if (res_high > cap_res || grp_high > cap_grp)
+		return -ENOBUFS;
 	t->txn = T;
 	t->n_resources = t->n_groups = 0;
 	for (uint32_t slot = 0; slot < res_high; slot++) {
@@ -550,6 +583,7 @@ static int table_at(hagent_shm *s, uint64_t T, struct hagent_shm_table *t)
 _public_ int hagent_shm_read_table(hagent_shm *s, struct hagent_shm_table **ret)
 {
 	struct hagent_shm_table *t;
+	size_t cap_res = 0, cap_grp = 0;
 	unsigned attempt = 0;
 	int r;
 
@@ -557,22 +591,24 @@ _public_ int hagent_shm_read_table(hagent_shm *s, struct hagent_shm_table **ret)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->resources = calloc(s->h.max_resources, sizeof(*t->resources));
-	t->groups = calloc(s->h.max_groups, sizeof(*t->groups));
-	if (!t->resources || !t->groups) {
-		hagent_shm_table_free(t);
-		return -ENOMEM;
-	}
-	do {
-		r = table_at(s, read_begin(s), t);
+	for (;;) {
+		/* Sized by the slots in use, not the capacity: the copy is the cost. */
+		r = table_reserve(t, &cap_res, &cap_grp,
+				  high_mark(&s->live->res_high, s->h.max_resources),
+				  high_mark(&s->live->grp_high, s->h.max_groups));
+		if (r < 0)
+			break;
+		r = table_at(s, read_begin(s), t, cap_res, cap_grp);
 		if (r == 0) {
 			s->stats.reads++;
 			*ret = t;
 			return 0;
 		}
-		if (r != -EAGAIN)
+		if (r == -ENOBUFS)
+			continue; /* grown meanwhile; the high marks only grow, and are bounded */
+		if (r != -EAGAIN || !read_retry(s, &attempt))
 			break;
-	} while (read_retry(s, &attempt));
+	}
 	hagent_shm_table_free(t);
 	return r == -EAGAIN ? -EBUSY : r;
 }
