@@ -225,9 +225,11 @@ static bool accept_copy(struct chan_agent *a, const struct chan_status_body *b, 
 
 /*
  * Registers written while the ring was full, whose place in the order has
- * come (pos <= head).  Returns how many statuses went into out.  A register
- * caught mid-write is skipped without retrying: the producer bumps
- * reg_dirty after finishing it, which brings us back here.
+ * come (pos <= head).  Returns how many statuses went into out.  Several
+ * can be due at once (one per resource, all stamped with the same
+ * position): they are delivered oldest first, as the producer wrote them.
+ * A register caught mid-write is skipped without retrying: the producer
+ * bumps reg_dirty after finishing it, which brings us back here.
  */
 static size_t drain_registers(struct chan_agent *a, struct chan_status_body *out, size_t max,
 			      uint64_t now)
@@ -235,7 +237,11 @@ static size_t drain_registers(struct chan_agent *a, struct chan_status_body *out
 	/* Pairs with the release increment of reg_dirty in chan_monitor_post(). */
 	uint64_t dirty = atomic_load_explicit(&a->prod->reg_dirty, memory_order_acquire);
 	uint64_t wait_pos = UINT64_MAX;
-	size_t n = 0;
+	struct {
+		struct chan_status_body b;
+		uint32_t res, seq;
+	} due[CHAN_MAX_RESOURCES];
+	size_t n_due = 0, n = 0;
 
 	if (dirty == a->reg_dirty_seen && a->head < a->reg_wait_pos)
 		return 0;
@@ -243,6 +249,7 @@ static size_t drain_registers(struct chan_agent *a, struct chan_status_body *out
 		const struct chan_status_reg *reg = &a->prod->regs[res];
 		struct chan_status_reg copy;
 		uint32_t s1, s2;
+		size_t i;
 
 		s1 = atomic_load_explicit(&reg->seq, memory_order_acquire);
 		if (s1 == a->reg_seen[res])
@@ -263,13 +270,22 @@ static size_t drain_registers(struct chan_agent *a, struct chan_status_body *out
 				wait_pos = copy.pos;
 			continue;
 		}
+		/* Insertion by timestamp: at most CHAN_MAX_RESOURCES of them. */
+		for (i = n_due; i > 0 && due[i - 1].b.mono_ns > copy.b.mono_ns; i--)
+			due[i] = due[i - 1];
+		due[i].b = copy.b;
+		due[i].res = res;
+		due[i].seq = s1;
+		n_due++;
+	}
+	for (size_t i = 0; i < n_due; i++) {
 		if (n == max) {
 			wait_pos = a->head; /* no room: come back at once */
-			continue;
+			break;
 		}
-		a->reg_seen[res] = s1;
-		if (accept_copy(a, &copy.b, now)) {
-			out[n] = copy.b;
+		a->reg_seen[due[i].res] = due[i].seq;
+		if (accept_copy(a, &due[i].b, now)) {
+			out[n] = due[i].b;
 			out[n].flags |= CHAN_F_COALESCED;
 			n++;
 			a->stats.coalesced++;
