@@ -304,7 +304,7 @@ static uint64_t empty_seq(uint64_t pos)
 
 int chan_agent_drain(struct chan_agent *a, struct chan_status_body *out, size_t max, size_t *ret_n)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = now_ns(CLOCK_MONOTONIC), start = a->head;
 	size_t n = 0;
 	int r = 0;
 
@@ -321,6 +321,16 @@ int chan_agent_drain(struct chan_agent *a, struct chan_status_body *out, size_t 
 			break;
 		if (s1 == empty_seq(a->head))
 			break;
+		/*
+		 * The producer may only write up to a lap past the head we
+		 * published when this call began.  More means it keeps
+		 * refilling (or filled the ring with garbage, which never looks
+		 * empty): stop, so that it cannot keep us here.
+		 */
+		if (a->head - start >= CHAN_RING_SIZE) {
+			r = 1;
+			break;
+		}
 		if (s1 != a->head + 1) {
 			a->stats.rejected[CHAN_REJ_SEQ]++;
 			a->head++;

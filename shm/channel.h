@@ -85,8 +85,11 @@ int chan_agent_post(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls,
 /*
  * Copies, validates and consumes up to max statuses into out (in order);
  * *ret_n gets how many.  Rejected entries are consumed and counted, never
- * returned.  Never blocks.  Returns 1 if it stopped because out was full
- * (call again), 0 if the ring is drained.
+ * returned.  Never blocks, and examines at most one ring's worth of slots
+ * per call.  Returns 1 if it stopped early, because out was full or
+ * because the producer offered more than a lap (only a misbehaving one
+ * can): call again, after applying any policy on the reject counters.
+ * 0 if the ring is drained.
  */
 int chan_agent_drain(struct chan_agent *a, struct chan_status_body *out, size_t max, size_t *ret_n);
 
