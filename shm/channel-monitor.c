@@ -132,14 +132,15 @@ static void ring_agent_if_armed(struct chan_monitor *m)
 static int post_register(struct chan_monitor *m, const struct chan_status_body *b)
 {
 	struct chan_status_reg *reg = &m->prod->regs[b->res];
-	uint32_t seq = atomic_load_explicit(&reg->seq, memory_order_relaxed);
+	/* Odd already if a predecessor died writing it: stay odd, end on the next even value. */
+	uint32_t seq = atomic_load_explicit(&reg->seq, memory_order_relaxed) | 1u;
 
-	atomic_store_explicit(&reg->seq, seq + 1, memory_order_relaxed);
+	atomic_store_explicit(&reg->seq, seq, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release); /* odd seq before the new contents */
 	reg->pos = m->pos;
 	reg->b = *b;
 	/* Pairs with the acquire load of seq in drain_registers(). */
-	atomic_store_explicit(&reg->seq, seq + 2, memory_order_release);
+	atomic_store_explicit(&reg->seq, seq + 1, memory_order_release);
 	atomic_fetch_add_explicit(&m->prod->overflows, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->prod->reg_dirty, 1, memory_order_release);
 	return 1;
