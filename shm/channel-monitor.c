@@ -96,6 +96,13 @@ int chan_monitor_attach(const struct chan_fds *fds, struct chan_monitor **ret)
 			m->pos = p + 1;
 		else
 			break;
+	/*
+	 * A predecessor may have died between finishing a register and
+	 * announcing it; announce it now, so that the agent delivers it in
+	 * its place (pos) instead of after newer entries.  Pairs with the
+	 * acquire load of reg_dirty in drain_registers().
+	 */
+	atomic_fetch_add_explicit(&m->prod->reg_dirty, 1, memory_order_release);
 	*ret = TAKE_PTR(m);
 	return 0;
 }
