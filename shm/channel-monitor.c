@@ -58,7 +58,7 @@ static int page_check(const struct chan_agent_page *p)
 int chan_monitor_attach(const struct chan_fds *fds, struct chan_monitor **ret)
 {
 	_cleanup_(chan_monitor_freep) struct chan_monitor *m = NULL;
-	void *map;
+	void *map = NULL;
 	int r;
 
 	m = calloc(1, sizeof(*m));
