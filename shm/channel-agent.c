@@ -174,7 +174,10 @@ int chan_agent_post(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls,
 	return 0;
 }
 
-/* Validates a copied status; on success records what it answers. */
+/* validate(): an honest answer to a command replaced since; dropped, not a violation. */
+#define VALIDATE_STALE _CHAN_REJ_MAX
+
+/* Validates a copied status; on success records what it answers.  -1: valid. */
 static int validate(struct chan_agent *a, const struct chan_status_body *b, uint64_t now)
 {
 	struct outstanding *o;
@@ -198,6 +201,10 @@ static int validate(struct chan_agent *a, const struct chan_status_body *b, uint
 		if (b->cls >= _CHAN_CLASS_MAX)
 			return CHAN_REJ_TYPE;
 		o = &a->out[b->res][b->cls];
+		if (b->cmd_id != 0 && b->cmd_id < o->cmd_id) {
+			a->last_mono = b->mono_ns;
+			return VALIDATE_STALE;
+		}
 		if (b->cmd_id == 0 || b->cmd_id != o->cmd_id)
 			return CHAN_REJ_CMD;
 		if (o->done || (b->type == CHAN_ST_ACCEPTED && o->accepted))
@@ -215,6 +222,10 @@ static bool accept_copy(struct chan_agent *a, const struct chan_status_body *b, 
 {
 	int why = validate(a, b, now);
 
+	if (why == VALIDATE_STALE) {
+		a->stats.stale++;
+		return false;
+	}
 	if (why >= 0) {
 		a->stats.rejected[why]++;
 		return false;

@@ -45,6 +45,12 @@ enum chan_reject {
 struct chan_agent_stats {
 	uint64_t accepted;
 	uint64_t coalesced; /* accepted from a register */
+	/*
+	 * Answers to a command the agent has since replaced in the same mailbox:
+	 * dropped, but no violation (the monitor may have sent them before it
+	 * could see the new command).
+	 */
+	uint64_t stale;
 	uint64_t rejected[_CHAN_REJ_MAX];
 };
 

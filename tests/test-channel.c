@@ -721,8 +721,8 @@ static struct chan_status_body with_type(uint16_t type)
  * forged entry exactly once under its reason: sequence word garbage, far
  * ahead, a lap ahead or rewound (SEQ); unknown type or class (TYPE);
  * resource out of range (RESOURCE); command id not outstanding for that
- * resource and class, 0 for an answer, non-zero for an unsolicited status,
- * or superseded (CMD); a second ACCEPTED or anything after DONE (REPLAY);
+ * resource and class, 0 for an answer, or non-zero for an unsolicited status
+ * (CMD); a second ACCEPTED or anything after DONE (REPLAY);
  * timestamp in the future, going backwards or zero (TIME); detail too long
  * (LENGTH).  Valid entries in between are still returned.  The forged
  * entries are committed exactly as the monitor would (seq last, release).
@@ -732,6 +732,7 @@ START_TEST(test_forged_entries)
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
 	struct forger f = { .a = a, .p = producer_map(a) };
 	struct chan_status_body out[4], b;
+	struct chan_agent_stats st;
 	uint64_t c1, c2, c3, last;
 
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
@@ -801,10 +802,22 @@ START_TEST(test_forged_entries)
 	b.detail_len = CHAN_DETAIL_MAX;
 	FORGE(&f, b, -1);
 
-	/* A superseded command can no longer be answered; its successor can. */
+	/*
+	 * A superseded command can no longer be answered; its successor can.
+	 * The late answer is dropped as stale, not counted as a violation: an
+	 * honest monitor may have posted it before it could see the new command.
+	 */
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0,
 					 &c3), 0);
-	FORGE(&f, mk(CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, 0, c1, 0), CHAN_REJ_CMD);
+	b = mk(CHAN_ST_DONE, CHAN_CLASS_TRANSITION, 0, c1, 7);
+	b.mono_ns = now_ns(CLOCK_MONOTONIC);
+	forge(f.p, f.pos, f.pos + 1, &b);
+	f.pos++;
+	ck_assert_uint_eq(drain_all(a, out), 0);
+	expect_stats(a, f.accepted, f.rej);
+	chan_agent_get_stats(a, &st);
+	ck_assert_uint_eq(st.stale, 1);
+	FORGE(&f, mk(CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, 0, c1 + 100, 0), CHAN_REJ_CMD);
 	FORGE(&f, mk(CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, 0, c3, 0), -1);
 	FORGE(&f, failure(1, 99), -1);
 
