@@ -37,7 +37,7 @@ enum chan_status_type {
 
 /* Command classes: one mailbox each, so none waits behind another. */
 enum chan_cmd_class {
-	CHAN_CLASS_TRANSITION = 0, /* online / offline */
+	CHAN_CLASS_TRANSITION = 0, /* open / online / offline / close: serialised per resource */
 	CHAN_CLASS_TERMINATE = 1,
 	CHAN_CLASS_LOOKS_ALIVE = 2,
 	CHAN_CLASS_IS_ALIVE = 3,
@@ -53,6 +53,8 @@ enum chan_op {
 	CHAN_OP_LOOKS_ALIVE = 4,
 	CHAN_OP_IS_ALIVE = 5,
 	CHAN_OP_CONTROL = 6,
+	CHAN_OP_OPEN = 7,  /* args: the resource's identity and properties (docs/monitor-protocol.md) */
+	CHAN_OP_CLOSE = 8,
 	_CHAN_OP_MAX,
 };
 

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef HAGENT_HAMON_H
+#define HAGENT_HAMON_H
+
+/*
+ * libhamon: the library a resource monitor process links.  The program
+ * supplies entry points (struct hamon_ops) and calls hamon_run(); the library
+ * talks to hagentd over the monitor channel, runs each entry point on a
+ * worker thread, and answers the agent at once, so that no call into the
+ * agent ever takes more than microseconds.  Terminate runs on its own worker,
+ * concurrently with a running Online or Offline.
+ *
+ * Threads: one dispatcher thread reads the agent's commands and never runs
+ * resource code; per resource, one worker for open/online/offline/close
+ * (serialised), one for terminate, one for the probes (looks_alive,
+ * is_alive) and one for control.  Entry points of one resource may therefore
+ * run concurrently (terminate with online, a probe with offline): guard what
+ * they share.
+ *
+ * Every function returns 0 (or the documented non-negative value) on success
+ * and a negative errno on failure.  The library never logs.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One resource hosted by this monitor process.  Owned by the library. */
+typedef struct hamon_resource hamon_resource;
+
+/* Returned by online/offline: the work goes on; report with hamon_set_resource_status(). */
+#define HAMON_PENDING 1
+
+/* What hamon_set_resource_status() tells the caller to do. */
+enum hamon_exit_state {
+	HAMON_CONTINUE = 0,  /* go on */
+	HAMON_TERMINATE = 1, /* the resource is being terminated: stop the work at once */
+};
+
+/* States an implementation reports (WSFC values). */
+enum hamon_state {
+	HAMON_STATE_ONLINE = 2,
+	HAMON_STATE_OFFLINE = 3,
+	HAMON_STATE_FAILED = 4,
+	HAMON_STATE_ONLINE_PENDING = 129,
+	HAMON_STATE_OFFLINE_PENDING = 130,
+};
+
+/*
+ * Entry points.  Any may be NULL except online and offline.  All receive
+ * the resource and the instance pointer open returned.
+ *
+ * open:        the resource was created or loaded.  Leave the real entity
+ *              offline.  Store per-resource data in *ret_instance.  0 or -errno
+ *              (the resource is then Failed).
+ * close:       the resource is deleted or the monitor stops.  Free everything.
+ *              Called only after terminate if the resource was not offline.
+ * online:      bring it online.  0: online now; HAMON_PENDING: still working
+ *              (report progress and the outcome with hamon_set_resource_status);
+ *              -errno: failed (terminate is called next).
+ * offline:     graceful stop.  params/params_len: the property list the
+ *              caller of the offline passed (may be empty).  Returns as online.
+ * terminate:   make the resource unavailable at once, without waiting for
+ *              cleanup; cancel a running online/offline (it sees
+ *              hamon_terminate_requested() and HAMON_TERMINATE from
+ *              hamon_set_resource_status).  Must be idempotent.
+ * looks_alive: cheap check.  1 alive, 0 not (is_alive follows), -errno = 0.
+ * is_alive:    thorough check.  1 alive, 0 failed, -errno = 0.
+ * control:     a control code from a client.  Returns the number of bytes
+ *              written to out, or -errno (-EOPNOTSUPP: unknown code).
+ */
+struct hamon_ops {
+	size_t size; /* sizeof(struct hamon_ops): lets the struct grow compatibly */
+	int (*open)(hamon_resource *r, void **ret_instance);
+	void (*close)(hamon_resource *r, void *instance);
+	int (*online)(hamon_resource *r, void *instance);
+	int (*offline)(hamon_resource *r, void *instance, const void *params, size_t params_len);
+	void (*terminate)(hamon_resource *r, void *instance);
+	int (*looks_alive)(hamon_resource *r, void *instance);
+	int (*is_alive)(hamon_resource *r, void *instance);
+	int (*control)(hamon_resource *r, void *instance, uint32_t code, const void *in,
+		       size_t in_len, void *out, size_t out_size);
+};
+
+/*
+ * Runs the monitor: attaches to the channel hagentd passed in the
+ * environment (HAGENT_CHANNEL_FDS), serves commands until the last resource
+ * is closed or SIGTERM/SIGINT arrives (then terminates and closes every
+ * resource), and returns 0, or -errno if the channel could not be used
+ * (-ENXIO: not started by hagentd).  Blocks the calling thread; call it
+ * from main().  userdata is returned by hamon_resource_userdata().
+ */
+int hamon_run(const struct hamon_ops *ops, void *userdata);
+
+/*
+ * As hamon_run(), on an explicit channel: fds[] = producer page, agent page,
+ * monitor bell, agent bell (borrowed: the library duplicates what it keeps).
+ * For tests and for programs that host the monitor in another way.
+ */
+int hamon_run_fds(const struct hamon_ops *ops, void *userdata, const int fds[4]);
+
+/*
+ * Reports progress or the outcome of a pending online/offline (the seeds'
+ * SetResourceStatus).  state: a pending state with a checkpoint greater than
+ * the last one (progress), or online/offline/failed (outcome; checkpoint
+ * and wait_hint_ms are then ignored).  Returns HAMON_CONTINUE, or
+ * HAMON_TERMINATE if the resource is being terminated or the report was a
+ * failure: the caller must then stop its work.  Never blocks; callable from
+ * any thread.  -EINVAL: unknown state; -ENOTCONN: no online/offline is
+ * pending (HAMON_TERMINATE is returned instead when terminate is under way).
+ */
+int hamon_set_resource_status(hamon_resource *r, enum hamon_state state, uint32_t checkpoint,
+			      uint32_t wait_hint_ms);
+
+/* True once terminate or close was requested for the resource: workers should stop. */
+bool hamon_terminate_requested(hamon_resource *r);
+
+/*
+ * An eventfd the implementation writes to (any non-zero value, from any
+ * thread) to tell hagentd the resource failed; hagentd then calls is_alive
+ * to confirm.  Owned by the library; valid until close returns.
+ */
+int hamon_failure_fd(hamon_resource *r);
+
+/*
+ * Locked mode on or off (the seeds' SetResourceLockedMode): while on, group
+ * offline and move requests fail with the locked-status error unless told to
+ * ignore it.  reason is free for the implementation.  Never blocks.
+ */
+int hamon_set_locked_mode(hamon_resource *r, bool locked, uint32_t reason);
+
+/* The resource's name, type and id (32 hex digits), valid until close returns. */
+const char *hamon_resource_name(hamon_resource *r);
+const char *hamon_resource_type(hamon_resource *r);
+const char *hamon_resource_id(hamon_resource *r);
+
+/* A private property of the resource, NULL if it has none by that key. */
+const char *hamon_resource_property(hamon_resource *r, const char *key);
+
+/* The userdata passed to hamon_run(). */
+void *hamon_resource_userdata(hamon_resource *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
