@@ -15,16 +15,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define _public_ __attribute__((visibility("default")))
-#define _unused_ __attribute__((unused))
-#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _public_      __attribute__((visibility("default")))
+#define _unused_      __attribute__((unused))
+#define _likely_(x)   __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_TO(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x)) (a) - 1))
-#define DIV_ROUND_UP(x, y) (((x) + (y) - 1) / (y))
+#define ELEMENTSOF(a)	   (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_TO(x, a)	   (((x) + ((a) -1)) & ~((__typeof__(x)) (a) -1))
+#define DIV_ROUND_UP(x, y) (((x) + (y) -1) / (y))
 
 /* Public entry points validate their arguments and return an error instead of crashing. */
 #define assert_return(expr, r)                                                                     \

@@ -21,15 +21,15 @@ struct outstanding {
 };
 
 struct chan_agent {
-	struct chan_agent_page *page;           /* ours, read-write */
-	const struct chan_producer_page *prod;  /* the monitor's, read-only */
+	struct chan_agent_page *page;	       /* ours, read-write */
+	const struct chan_producer_page *prod; /* the monitor's, read-only */
 	int producer_fd, agent_fd, mon_bell, agent_bell;
 	uint32_t n_res;
-	uint64_t head;          /* next position to consume */
+	uint64_t head; /* next position to consume */
 	uint64_t next_cmd_id;
-	uint64_t last_mono;     /* newest accepted timestamp */
+	uint64_t last_mono; /* newest accepted timestamp */
 	uint64_t reg_dirty_seen;
-	uint64_t reg_wait_pos;  /* a register waits for head to reach this; UINT64_MAX: none */
+	uint64_t reg_wait_pos; /* a register waits for head to reach this; UINT64_MAX: none */
 	uint32_t reg_seen[CHAN_MAX_RESOURCES];
 	/* Private mirror of the mailboxes: validation never reads shared memory twice. */
 	struct outstanding out[CHAN_MAX_RESOURCES][_CHAN_CLASS_MAX];
@@ -37,10 +37,10 @@ struct chan_agent {
 };
 
 static const char *const reject_names[_CHAN_REJ_MAX] = {
-	[CHAN_REJ_SEQ] = "bad-sequence",     [CHAN_REJ_TORN] = "torn",
-	[CHAN_REJ_TYPE] = "unknown-type",    [CHAN_REJ_RESOURCE] = "resource-out-of-range",
-	[CHAN_REJ_CMD] = "unknown-command",  [CHAN_REJ_REPLAY] = "replayed",
-	[CHAN_REJ_TIME] = "bad-timestamp",   [CHAN_REJ_LENGTH] = "bad-length",
+	[CHAN_REJ_SEQ] = "bad-sequence",    [CHAN_REJ_TORN] = "torn",
+	[CHAN_REJ_TYPE] = "unknown-type",   [CHAN_REJ_RESOURCE] = "resource-out-of-range",
+	[CHAN_REJ_CMD] = "unknown-command", [CHAN_REJ_REPLAY] = "replayed",
+	[CHAN_REJ_TIME] = "bad-timestamp",  [CHAN_REJ_LENGTH] = "bad-length",
 };
 
 const char *chan_reject_to_string(enum chan_reject r)
@@ -65,11 +65,13 @@ int chan_agent_new(uint32_t n_resources, uint64_t channel_id, struct chan_agent 
 	a->reg_wait_pos = UINT64_MAX;
 
 	/* The monitor's page: size-sealed before the monitor ever sees it. */
-	r = memfd_new_sealed("hagent-chan-producer", sizeof(struct chan_producer_page), false, NULL);
+	r = memfd_new_sealed("hagent-chan-producer", sizeof(struct chan_producer_page), false,
+			     NULL);
 	if (r < 0)
 		return r;
 	a->producer_fd = r;
-	map = mmap(NULL, sizeof(struct chan_producer_page), PROT_READ, MAP_SHARED, a->producer_fd, 0);
+	map = mmap(NULL, sizeof(struct chan_producer_page), PROT_READ, MAP_SHARED, a->producer_fd,
+		   0);
 	if (map == MAP_FAILED)
 		return -errno;
 	a->prod = map;

@@ -18,12 +18,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define CHAN_MAGIC UINT64_C(0x314c4e4843544741) /* "AGTCHNL1" */
-#define CHAN_ABI_VERSION 1u
-#define CHAN_RING_SIZE 256u   /* status entries, power of two */
-#define CHAN_MAX_RESOURCES 16 /* resources one monitor process may host */
-#define CHAN_DETAIL_MAX 12u
-#define CHAN_ARGS_MAX 992u    /* command argument bytes (property lists) */
+#define CHAN_MAGIC	   UINT64_C(0x314c4e4843544741) /* "AGTCHNL1" */
+#define CHAN_ABI_VERSION   1u
+#define CHAN_RING_SIZE	   256u /* status entries, power of two */
+#define CHAN_MAX_RESOURCES 16	/* resources one monitor process may host */
+#define CHAN_DETAIL_MAX	   12u
+#define CHAN_ARGS_MAX	   992u /* command argument bytes (property lists) */
 
 /* Status entry types (monitor -> agent). */
 enum chan_status_type {
@@ -53,17 +53,18 @@ enum chan_op {
 	CHAN_OP_LOOKS_ALIVE = 4,
 	CHAN_OP_IS_ALIVE = 5,
 	CHAN_OP_CONTROL = 6,
-	CHAN_OP_OPEN = 7,  /* args: the resource's identity and properties (docs/monitor-protocol.md) */
+	CHAN_OP_OPEN =
+		7, /* args: the resource's identity and properties (docs/monitor-protocol.md) */
 	CHAN_OP_CLOSE = 8,
 	_CHAN_OP_MAX,
 };
 
 /* The body both the ring entries and the registers carry. */
 struct chan_status_body {
-	uint16_t type;  /* enum chan_status_type */
-	uint8_t cls;    /* enum chan_cmd_class of the command answered */
+	uint16_t type; /* enum chan_status_type */
+	uint8_t cls;   /* enum chan_cmd_class of the command answered */
 	uint8_t flags;
-	uint32_t res;   /* resource index within this channel */
+	uint32_t res; /* resource index within this channel */
 	uint64_t cmd_id;
 	uint64_t mono_ns; /* CLOCK_MONOTONIC when posted */
 	int32_t state;
@@ -102,19 +103,20 @@ _Static_assert(sizeof(struct chan_status_reg) == 128, "ABI");
 
 struct chan_producer_page {
 	alignas(64) _Atomic uint64_t heartbeat_ns; /* monitor liveness, CLOCK_MONOTONIC */
-	_Atomic uint64_t overflows; /* statuses that went to a register, total */
-	_Atomic uint64_t reg_dirty; /* bumped after each register write */
+	_Atomic uint64_t overflows;		   /* statuses that went to a register, total */
+	_Atomic uint64_t reg_dirty;		   /* bumped after each register write */
 	struct chan_status_reg regs[CHAN_MAX_RESOURCES];
 	struct chan_status_entry ring[CHAN_RING_SIZE];
 };
-_Static_assert(sizeof(struct chan_producer_page) == 64 + 128 * CHAN_MAX_RESOURCES + 64 * CHAN_RING_SIZE,
+_Static_assert(sizeof(struct chan_producer_page) ==
+		       64 + 128 * CHAN_MAX_RESOURCES + 64 * CHAN_RING_SIZE,
 	       "ABI");
 
 /* One mailbox: a single-writer seqcount register holding the latest command. */
 struct chan_cmd_box {
 	_Atomic uint32_t seq;
-	uint32_t op; /* enum chan_op */
-	uint64_t cmd_id; /* increases for every command the agent posts on this channel */
+	uint32_t op;	      /* enum chan_op */
+	uint64_t cmd_id;      /* increases for every command the agent posts on this channel */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC by which the agent expects it done */
 	uint32_t args_len;
 	uint32_t flags;

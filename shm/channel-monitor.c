@@ -16,8 +16,8 @@
 #include "time-util.h"
 
 struct chan_monitor {
-	struct chan_producer_page *prod;     /* ours, read-write */
-	const struct chan_agent_page *page;  /* the agent's, read-only */
+	struct chan_producer_page *prod;    /* ours, read-write */
+	const struct chan_agent_page *page; /* the agent's, read-only */
 	int mon_bell, agent_bell;
 	uint32_t n_res;
 	uint64_t pos; /* next ring position to write */

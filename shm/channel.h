@@ -23,21 +23,21 @@
 
 /* The four fds a monitor needs; the agent keeps ownership of its copies. */
 struct chan_fds {
-	int producer;   /* memfd of the producer page: the monitor maps it read-write */
-	int agent;      /* memfd of the agent page: read-only for the monitor */
-	int mon_bell;   /* eventfd: monitor -> agent */
+	int producer;	/* memfd of the producer page: the monitor maps it read-write */
+	int agent;	/* memfd of the agent page: read-only for the monitor */
+	int mon_bell;	/* eventfd: monitor -> agent */
 	int agent_bell; /* eventfd: agent -> monitor */
 };
 
 /* Why the agent rejected an entry; counters per reason. */
 enum chan_reject {
-	CHAN_REJ_SEQ,      /* sequence word neither "next" nor "empty": forged or corrupt */
-	CHAN_REJ_TORN,     /* entry changed while the agent copied it */
-	CHAN_REJ_TYPE,     /* unknown type or command class */
+	CHAN_REJ_SEQ,	   /* sequence word neither "next" nor "empty": forged or corrupt */
+	CHAN_REJ_TORN,	   /* entry changed while the agent copied it */
+	CHAN_REJ_TYPE,	   /* unknown type or command class */
 	CHAN_REJ_RESOURCE, /* resource index out of range */
-	CHAN_REJ_CMD,      /* command id not the outstanding one of its class */
+	CHAN_REJ_CMD,	   /* command id not the outstanding one of its class */
 	CHAN_REJ_REPLAY,   /* a second answer to a command already answered */
-	CHAN_REJ_TIME,     /* timestamp in the future or going backwards */
+	CHAN_REJ_TIME,	   /* timestamp in the future or going backwards */
 	CHAN_REJ_LENGTH,   /* detail length out of range */
 	_CHAN_REJ_MAX,
 };
@@ -86,7 +86,8 @@ int chan_agent_bell_fd(const struct chan_agent *a);
  * new command id.  Costs one eventfd write; never blocks.
  */
 int chan_agent_post(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls, enum chan_op op,
-		    uint64_t deadline_ns, const void *args, uint32_t args_len, uint64_t *ret_cmd_id);
+		    uint64_t deadline_ns, const void *args, uint32_t args_len,
+		    uint64_t *ret_cmd_id);
 
 /*
  * Copies, validates and consumes up to max statuses into out (in order);

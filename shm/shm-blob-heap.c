@@ -13,7 +13,7 @@ static struct shm_blob_header *blob_header(struct blob_heap *h, uint32_t chunk)
 
 int blob_heap_init(struct blob_heap *h, uint8_t *base, uint32_t n_chunks)
 {
-	*h = (struct blob_heap){ .base = base, .n_chunks = n_chunks, .next_id = 1 };
+	*h = (struct blob_heap){.base = base, .n_chunks = n_chunks, .next_id = 1};
 	if (n_chunks == 0)
 		return 0;
 	h->owner = calloc(n_chunks, sizeof(uint32_t));

@@ -16,10 +16,10 @@ struct blob_heap {
 	uint8_t *base; /* the heap in the writer's mapping */
 	uint32_t n_chunks;
 	uint32_t cursor;  /* next-fit start */
-	uint32_t used;    /* chunks held by live blobs */
+	uint32_t used;	  /* chunks held by live blobs */
 	uint64_t next_id; /* blob ids are never reused */
 	uint32_t *owner;  /* chunk -> first chunk + 1 of the blob that last covered it, 0: clean */
-	uint32_t *refs;   /* first chunk -> reference count (0: freed) */
+	uint32_t *refs;	  /* first chunk -> reference count (0: freed) */
 	uint32_t *length; /* first chunk -> chunks of the blob */
 };
 

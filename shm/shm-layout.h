@@ -24,22 +24,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHM_MAGIC UINT64_C(0x31474553544e4741) /* "AGNTSEG1" little endian */
+#define SHM_MAGIC	UINT64_C(0x31474553544e4741) /* "AGNTSEG1" little endian */
 #define SHM_ABI_VERSION 1u
-#define SHM_CACHELINE 64u
-#define SHM_VERSIONS 4u             /* versions kept per record (multi-version latch) */
-#define SHM_NAME_MAX 64u            /* bytes, including the terminating NUL */
-#define SHM_TYPE_MAX 32u            /* resource type name, including NUL */
-#define SHM_ID_SIZE 16u             /* object id: 128 random bits (GUID-style) */
-#define SHM_BLOB_CHUNK 64u          /* blob heap allocation unit */
-#define SHM_BLOB_MAX (1u << 20)     /* largest single blob (properties, lists) */
+#define SHM_CACHELINE	64u
+#define SHM_VERSIONS	4u	   /* versions kept per record (multi-version latch) */
+#define SHM_NAME_MAX	64u	   /* bytes, including the terminating NUL */
+#define SHM_TYPE_MAX	32u	   /* resource type name, including NUL */
+#define SHM_ID_SIZE	16u	   /* object id: 128 random bits (GUID-style) */
+#define SHM_BLOB_CHUNK	64u	   /* blob heap allocation unit */
+#define SHM_BLOB_MAX	(1u << 20) /* largest single blob (properties, lists) */
 #define SHM_MAX_RECORDS (1u << 16) /* slots are u16-able; generous for one node */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for shared memory");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free for shared memory");
 
 enum shm_kind {
-	SHM_KIND_FREE = 0,     /* slot unused, or a tombstone of a deleted object */
+	SHM_KIND_FREE = 0, /* slot unused, or a tombstone of a deleted object */
 	SHM_KIND_RESOURCE = 1,
 	SHM_KIND_GROUP = 2,
 };
@@ -47,7 +47,7 @@ enum shm_kind {
 /* Reference to an immutable blob in the blob heap.  blob_id 0 means "none". */
 struct shm_blob_ref {
 	uint32_t chunk; /* first chunk index in the heap */
-	uint32_t len;   /* payload bytes */
+	uint32_t len;	/* payload bytes */
 	uint64_t blob_id;
 };
 _Static_assert(sizeof(struct shm_blob_ref) == 16, "ABI");
@@ -56,26 +56,26 @@ _Static_assert(sizeof(struct shm_blob_ref) == 16, "ABI");
 struct shm_blob_header {
 	_Atomic uint32_t seq; /* seqcount: odd while the chunks are being (re)written */
 	uint32_t len;
-	uint64_t blob_id;     /* unique per segment, never reused */
+	uint64_t blob_id; /* unique per segment, never reused */
 };
 _Static_assert(sizeof(struct shm_blob_header) == 16, "ABI");
 
 /* Resource payload of a version.  States use the WSFC values (semantics.md §2.1). */
 struct shm_resource_data {
 	int32_t state;
-	uint32_t state_seq;   /* increases on every state change */
-	uint32_t group_slot;  /* slot of the owning group record */
-	uint32_t flags;       /* SHM_RES_F_* */
-	uint32_t checkpoint;  /* pending operation progress */
+	uint32_t state_seq;  /* increases on every state change */
+	uint32_t group_slot; /* slot of the owning group record */
+	uint32_t flags;	     /* SHM_RES_F_* */
+	uint32_t checkpoint; /* pending operation progress */
 	uint32_t wait_hint_ms;
 	int32_t monitor_pid;
 	uint32_t restart_count;
-	int32_t last_error;   /* negative errno of the last failure, 0 if none */
+	int32_t last_error; /* negative errno of the last failure, 0 if none */
 	int32_t persistent_state;
-	uint64_t state_change_ns; /* CLOCK_REALTIME of the last state change */
+	uint64_t state_change_ns;     /* CLOCK_REALTIME of the last state change */
 	uint64_t pending_deadline_ns; /* CLOCK_MONOTONIC, 0 if nothing pending */
 	char type[SHM_TYPE_MAX];
-	struct shm_blob_ref properties;   /* "key=value\0" list */
+	struct shm_blob_ref properties;	  /* "key=value\0" list */
 	struct shm_blob_ref dependencies; /* uint32_t provider slots */
 };
 _Static_assert(sizeof(struct shm_resource_data) == 120, "ABI");
@@ -90,15 +90,15 @@ struct shm_group_data {
 	uint32_t n_members;
 	uint32_t failover_count;
 	uint64_t state_change_ns;
-	struct shm_blob_ref members;    /* uint32_t member resource slots */
-	struct shm_blob_ref properties; /* "key=value\0" list */
+	struct shm_blob_ref members;		   /* uint32_t member resource slots */
+	struct shm_blob_ref properties;		   /* "key=value\0" list */
 	struct shm_blob_ref dependency_expression; /* expression text as stored */
 };
 _Static_assert(sizeof(struct shm_group_data) == 80, "ABI");
 
-#define SHM_VERSION_SIZE 256u
+#define SHM_VERSION_SIZE   256u
 #define SHM_VERSION_HEADER 32u
-#define SHM_PAYLOAD_SIZE (SHM_VERSION_SIZE - SHM_VERSION_HEADER - SHM_ID_SIZE - SHM_NAME_MAX)
+#define SHM_PAYLOAD_SIZE   (SHM_VERSION_SIZE - SHM_VERSION_HEADER - SHM_ID_SIZE - SHM_NAME_MAX)
 
 /*
  * One version of a record.  Written only while its seq is odd; a reader
@@ -133,14 +133,14 @@ _Static_assert(sizeof(struct shm_record) == SHM_CACHELINE + SHM_VERSIONS * SHM_V
 struct shm_event {
 	_Atomic uint64_t seq; /* log position + 1 once complete, 0 while being written */
 	uint32_t change;      /* CLUSTER_CHANGE bit (semantics.md §7.2) */
-	uint32_t slot;        /* record slot of the object */
-	uint32_t kind;        /* enum shm_kind of the object */
+	uint32_t slot;	      /* record slot of the object */
+	uint32_t kind;	      /* enum shm_kind of the object */
 	uint32_t state_seq;
 	int32_t state;
 	uint32_t reserved;
-	uint64_t txn;         /* transaction that produced it */
+	uint64_t txn; /* transaction that produced it */
 	uint8_t id[SHM_ID_SIZE];
-	uint64_t time_ns;     /* CLOCK_REALTIME */
+	uint64_t time_ns; /* CLOCK_REALTIME */
 };
 _Static_assert(sizeof(struct shm_event) == 64, "ABI");
 
@@ -170,7 +170,7 @@ struct shm_header {
 	alignas(SHM_CACHELINE) _Atomic uint32_t superseded; /* 1: a newer segment exists */
 	_Atomic uint32_t res_high; /* resource slots [0, res_high) may be in use */
 	_Atomic uint32_t grp_high; /* group slots [max_resources, max_resources + grp_high) */
-	alignas(SHM_CACHELINE) _Atomic uint64_t commit;       /* last fully published txn */
+	alignas(SHM_CACHELINE) _Atomic uint64_t commit;	      /* last fully published txn */
 	alignas(SHM_CACHELINE) _Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
 	alignas(SHM_CACHELINE) _Atomic uint64_t event_head;   /* next event log position */
 };

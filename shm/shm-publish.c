@@ -8,7 +8,7 @@
 #include "macro.h"
 #include "shm-publish.h"
 
-#define HELLO "hagent-state-v1"
+#define HELLO		   "hagent-state-v1"
 #define RECEIVE_TIMEOUT_MS 5000
 
 static int sockaddr_un_set(struct sockaddr_un *sa, const char *path)
@@ -19,7 +19,7 @@ static int sockaddr_un_set(struct sockaddr_un *sa, const char *path)
 		return -EINVAL;
 	if (len >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
-	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	*sa = (struct sockaddr_un){.sun_family = AF_UNIX};
 	memcpy(sa->sun_path, path, len + 1);
 	return 0;
 }
@@ -77,7 +77,7 @@ int shm_socket_listen(const char *path, unsigned mode)
 static int send_fd(int sock, int fd)
 {
 	char buf[CMSG_SPACE(sizeof(int))] = {};
-	struct iovec iov = { .iov_base = (void *) HELLO, .iov_len = sizeof(HELLO) };
+	struct iovec iov = {.iov_base = (void *) HELLO, .iov_len = sizeof(HELLO)};
 	struct msghdr mh = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -120,7 +120,7 @@ static int receive_one_fd(int sock, int *ret_fd)
 {
 	char buf[CMSG_SPACE(sizeof(int) * 4)] = {};
 	char data[64];
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
 	struct msghdr mh = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -174,7 +174,7 @@ int shm_socket_receive_fd(const char *path, int *ret_fd)
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
 		return -errno;
 	/* A hung agent must not hang its readers forever. */
-	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
 	r = poll(&p, 1, RECEIVE_TIMEOUT_MS);
 	if (r < 0)
 		return -errno;

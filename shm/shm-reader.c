@@ -26,12 +26,12 @@
 #include "shm-reader-internal.h"
 
 #define READ_RESTARTS_MAX 64
-#define MEMBERS_ON_STACK 256
+#define MEMBERS_ON_STACK  256
 
 struct hagent_shm {
 	size_t size;
 	const uint8_t *base;
-	struct shm_header h; /* validated copy of the immutable header fields */
+	struct shm_header h;	       /* validated copy of the immutable header fields */
 	const struct shm_header *live; /* for the fields the writer updates */
 	const struct shm_record *records;
 	const uint8_t *blobs;
@@ -330,8 +330,8 @@ static void group_from(const struct shm_version *v, uint32_t slot, struct hagent
  * own header is checked too, but cannot prove anything alone: freed chunks
  * are overwritten by arbitrary new payload.
  */
-static int blob_copy(const hagent_shm *s, const struct hagent_shm_blob *ref, void *buf,
-		     size_t size, size_t *ret_len)
+static int blob_copy(const hagent_shm *s, const struct hagent_shm_blob *ref, void *buf, size_t size,
+		     size_t *ret_len)
 {
 	const struct shm_blob_header *bh;
 	const struct shm_version *v;
@@ -440,8 +440,7 @@ static int group_at(hagent_shm *s, uint32_t slot, uint64_t T, struct hagent_grou
 	group_from(&v, slot, ret);
 
 	n = ret->members.len / sizeof(uint32_t);
-	if (ret->members.len % sizeof(uint32_t) || n != ret->n_members ||
-	    n > s->h.max_resources)
+	if (ret->members.len % sizeof(uint32_t) || n != ret->n_members || n > s->h.max_resources)
 		return -EBADMSG;
 	if (n > MEMBERS_ON_STACK) {
 		heap_slots = malloc(n * sizeof(uint32_t));

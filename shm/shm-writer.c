@@ -17,7 +17,7 @@ struct shm_writer {
 	struct shm_record *records;
 	struct shm_event *events;
 	struct blob_heap heap;
-	uint64_t txn;       /* open transaction, 0 if none */
+	uint64_t txn;	    /* open transaction, 0 if none */
 	uint64_t event_pos; /* next event position (published at commit) */
 	uint32_t res_high, grp_high;
 };
@@ -335,7 +335,7 @@ int shm_writer_blob_new(struct shm_writer *w, const void *data, uint32_t len,
 	r = blob_heap_new(&w->heap, data, len, &chunk, &id);
 	if (r < 0)
 		return r;
-	*ret = (struct shm_blob_ref){ .chunk = chunk, .len = len, .blob_id = id };
+	*ret = (struct shm_blob_ref){.chunk = chunk, .len = len, .blob_id = id};
 	return 0;
 }
 
@@ -352,8 +352,7 @@ uint32_t shm_writer_blob_chunks_used(const struct shm_writer *w)
 
 void shm_writer_heartbeat(struct shm_writer *w)
 {
-	atomic_store_explicit(&w->hdr->heartbeat_ns, now_ns(CLOCK_MONOTONIC),
-			      memory_order_release);
+	atomic_store_explicit(&w->hdr->heartbeat_ns, now_ns(CLOCK_MONOTONIC), memory_order_release);
 }
 
 void shm_writer_supersede(struct shm_writer *w)

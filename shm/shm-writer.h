@@ -18,7 +18,7 @@ struct shm_writer;
 struct shm_params {
 	uint32_t max_resources;
 	uint32_t max_groups;
-	uint32_t blob_bytes;     /* size of the blob heap */
+	uint32_t blob_bytes;	 /* size of the blob heap */
 	uint32_t event_capacity; /* power of two */
 };
 

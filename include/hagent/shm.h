@@ -23,9 +23,9 @@ extern "C" {
 
 typedef struct hagent_shm hagent_shm;
 
-#define HAGENT_NAME_MAX 64     /* bytes including NUL */
-#define HAGENT_TYPE_MAX 32
-#define HAGENT_ID_SIZE 16
+#define HAGENT_NAME_MAX	  64 /* bytes including NUL */
+#define HAGENT_TYPE_MAX	  32
+#define HAGENT_ID_SIZE	  16
 #define HAGENT_SHM_SOCKET "state.sock" /* in the runtime dir */
 
 /* Resource states, with the WSFC values (CLUSTER_RESOURCE_STATE). */
@@ -129,7 +129,7 @@ struct hagent_shm_info {
 
 /* Per-handle counters, for diagnostics and benchmarks. */
 struct hagent_shm_stats {
-	uint64_t reads;    /* completed consistent reads */
+	uint64_t reads;	   /* completed consistent reads */
 	uint64_t restarts; /* times a read began again with a fresh commit */
 	uint64_t failures; /* reads that gave up with -EBUSY */
 };
