@@ -23,22 +23,11 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "test-channel-util.h"
+#include "test-util.h"
 #include "time-util.h"
 
 #define LIVENESS_MS 5000 /* a wake-up later than this is lost */
-
-/*
- * ck_assert*() records its location with a write() each time it passes;
- * the loops that race another process use this instead, so that checking
- * changes neither their interleavings nor their syscall count.
- */
-#define fast_assert_msg(expr, ...)                                                                 \
-	do {                                                                                       \
-		if (_unlikely_(!(expr)))                                                           \
-			_ck_assert_failed(__FILE__, __LINE__, "Assertion '" #expr "' failed",     \
-					  __VA_ARGS__);                                            \
-	} while (false)
-#define fast_assert(expr) fast_assert_msg(expr, NULL)
 
 /* ---- helpers ---- */
 
@@ -47,31 +36,7 @@ static uint64_t rnd_state = 0x2545f4914f6cdd1d;
 static uint64_t rnd(void)
 {
 	/* xorshift64; children reseed so that they do not replay the parent */
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
-static struct chan_agent *agent_new(uint32_t n_res)
-{
-	struct chan_agent *a = NULL;
-
-	ck_assert_int_eq(chan_agent_new(n_res, 7, &a), 0);
-	return a;
-}
-
-static void *shared_new(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	return p;
-}
-
-static void shared_free(void *p, size_t size)
-{
-	ck_assert_int_eq(munmap(p, size), 0);
+	return xorshift64(&rnd_state);
 }
 
 /* In a child: die with the test process, start a fresh random sequence. */
@@ -222,7 +187,7 @@ START_TEST(test_kill_producer)
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
 	struct kill_shared *sh = shared_new(sizeof(*sh));
 	struct kill_check *kc = calloc(1, sizeof(*kc));
-	struct chan_monitor *m = NULL;
+	struct chan_monitor *m;
 	struct chan_status_body out[4];
 	struct chan_fds fds;
 	unsigned modes[3] = { 0 }, deferred = 0;
@@ -234,7 +199,7 @@ START_TEST(test_kill_producer)
 	chan_agent_fds(a, &fds);
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
 					 &kc->cmd_id), 0);
-	ck_assert_int_eq(chan_monitor_attach(&fds, &m), 0);
+	m = monitor_attach(a);
 	ck_assert_int_eq(chan_monitor_post(m, &(struct chan_status_body){
 		.type = CHAN_ST_ACCEPTED, .cmd_id = kc->cmd_id }), 0);
 	m = chan_monitor_free(m);
@@ -1047,11 +1012,5 @@ static Suite *channel_torture_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(channel_torture_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(channel_torture_suite());
 }

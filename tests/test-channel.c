@@ -27,22 +27,11 @@
 
 #include "channel.h"
 #include "memfd-util.h"
+#include "test-channel-util.h"
+#include "test-util.h"
 #include "time-util.h"
 
 #define OUT_MAX 4096 /* statuses one test collects at most */
-
-/*
- * ck_assert*() records its location with a write() each time it passes;
- * hot loops (and loops racing a thread) use this instead, so that checking
- * changes neither their speed and interleavings nor their syscall count.
- */
-#define fast_assert_msg(expr, ...)                                                                 \
-	do {                                                                                       \
-		if (_unlikely_(!(expr)))                                                           \
-			_ck_assert_failed(__FILE__, __LINE__, "Assertion '" #expr "' failed",     \
-					  __VA_ARGS__);                                            \
-	} while (false)
-#define fast_assert(expr) fast_assert_msg(expr, NULL)
 
 /* ---- helpers ---- */
 
@@ -51,30 +40,7 @@ static uint64_t rnd_state;
 static uint64_t rnd(void)
 {
 	/* xorshift64: deterministic, so a failing sequence can be replayed */
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
-static struct chan_agent *agent_new(uint32_t n_res)
-{
-	struct chan_agent *a = NULL;
-
-	ck_assert_int_eq(chan_agent_new(n_res, 42, &a), 0);
-	ck_assert_ptr_nonnull(a);
-	return a;
-}
-
-static struct chan_monitor *monitor_attach(const struct chan_agent *a)
-{
-	struct chan_monitor *m = NULL;
-	struct chan_fds fds;
-
-	chan_agent_fds(a, &fds);
-	ck_assert_int_eq(chan_monitor_attach(&fds, &m), 0);
-	ck_assert_ptr_nonnull(m);
-	return m;
+	return xorshift64(&rnd_state);
 }
 
 /* The monitor's own page, read-write: what a buggy or dying monitor writes through. */
@@ -562,22 +528,33 @@ static void partial_register(struct chan_producer_page *p, uint32_t res, uint64_
 		atomic_fetch_add_explicit(&p->reg_dirty, 1, memory_order_release);
 }
 
-/* The ring is full; the monitor dies inside a register write; a successor overflows too. */
-static void run_register_fault_overwritten(unsigned stores)
+/*
+ * A monitor fills the ring (resource 1, checkpoints 1-256) and dies writing
+ * the register of resource 0 (checkpoint 5000) after "stores" of its stores.
+ */
+static void die_mid_register(struct chan_agent *a, struct chan_producer_page *p, unsigned stores)
 {
-	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
 	struct chan_monitor *m = monitor_attach(a);
-	struct chan_producer_page *p = producer_map(a);
-	_cleanup_free_ struct chan_status_body *out = calloc(OUT_MAX, sizeof(*out));
 	struct chan_status_body y = failure(0, 5000);
-	size_t n;
 
-	ck_assert_ptr_nonnull(out);
 	for (uint32_t i = 1; i <= CHAN_RING_SIZE; i++)
 		post(m, failure(1, i), 0);
 	y.mono_ns = now_ns(CLOCK_MONOTONIC);
 	partial_register(p, 0, CHAN_RING_SIZE, &y, stores);
-	m = chan_monitor_free(m);
+	chan_monitor_free(m);
+}
+
+/* The ring is full; the monitor dies inside a register write; a successor overflows too. */
+static void run_register_fault_overwritten(unsigned stores)
+{
+	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
+	struct chan_producer_page *p = producer_map(a);
+	_cleanup_free_ struct chan_status_body *out = calloc(OUT_MAX, sizeof(*out));
+	struct chan_monitor *m;
+	size_t n;
+
+	ck_assert_ptr_nonnull(out);
+	die_mid_register(a, p, stores);
 
 	m = monitor_attach(a);
 	post(m, failure(0, 6000), 1);
@@ -605,18 +582,13 @@ static void run_register_fault_overwritten(unsigned stores)
 static void run_register_fault_caught_up(unsigned stores)
 {
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
-	struct chan_monitor *m = monitor_attach(a);
 	struct chan_producer_page *p = producer_map(a);
 	_cleanup_free_ struct chan_status_body *out = calloc(OUT_MAX, sizeof(*out));
-	struct chan_status_body y = failure(0, 5000);
+	struct chan_monitor *m;
 	size_t n, k = 0, n_y = 0;
 
 	ck_assert_ptr_nonnull(out);
-	for (uint32_t i = 1; i <= CHAN_RING_SIZE; i++)
-		post(m, failure(1, i), 0);
-	y.mono_ns = now_ns(CLOCK_MONOTONIC);
-	partial_register(p, 0, CHAN_RING_SIZE, &y, stores);
-	m = chan_monitor_free(m);
+	die_mid_register(a, p, stores);
 	n = drain_all(a, out);
 
 	m = monitor_attach(a);
@@ -1661,11 +1633,5 @@ static Suite *channel_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(channel_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(channel_suite());
 }

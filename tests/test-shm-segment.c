@@ -30,6 +30,7 @@
 #include "shm-publish.h"
 #include "shm-reader-internal.h"
 #include "shm-writer.h"
+#include "test-util.h"
 
 #define MAX_RES	    32u
 #define MAX_GRP	    8u
@@ -1772,14 +1773,28 @@ static void bind_dead_socket(const char *path)
 	safe_close(fd);
 }
 
-/* Claim: a socket file left by a dead writer is replaced; the mode is applied. */
-START_TEST(test_socket_stale_replaced)
+/* A client opening the runtime directory is served on lfd and maps this writer's segment. */
+static void expect_open_gets_segment(int lfd)
 {
 	struct hagent_shm_info info, mine;
 	struct client c;
+	pthread_t t;
+
+	client_start(&t, &c, tmpdir, true);
+	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(c.r, 0);
+	ck_assert_int_eq(hagent_shm_get_info(c.shm, &info), 0);
+	ck_assert_int_eq(hagent_shm_get_info(s, &mine), 0);
+	ck_assert_mem_eq(info.incarnation, mine.incarnation, sizeof(info.incarnation));
+	hagent_shm_unref(c.shm);
+}
+
+/* Claim: a socket file left by a dead writer is replaced; the mode is applied. */
+START_TEST(test_socket_stale_replaced)
+{
 	char path[128];
 	struct stat st;
-	pthread_t t;
 	int lfd;
 
 	sock_path(path, sizeof(path));
@@ -1794,14 +1809,7 @@ START_TEST(test_socket_stale_replaced)
 	ck_assert_int_eq(fcntl(lfd, F_GETFD), FD_CLOEXEC);
 	ck_assert_int_eq(shm_socket_serve_one(lfd, shm_writer_fd(w), NULL, NULL), -EAGAIN);
 
-	client_start(&t, &c, tmpdir, true);
-	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), 0);
-	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	ck_assert_int_eq(c.r, 0);
-	ck_assert_int_eq(hagent_shm_get_info(c.shm, &info), 0);
-	ck_assert_int_eq(hagent_shm_get_info(s, &mine), 0);
-	ck_assert_mem_eq(info.incarnation, mine.incarnation, sizeof(info.incarnation));
-	hagent_shm_unref(c.shm);
+	expect_open_gets_segment(lfd);
 	safe_close(lfd);
 }
 END_TEST
@@ -1809,10 +1817,7 @@ END_TEST
 /* Claim: a second writer cannot take over the socket a live writer listens on. */
 START_TEST(test_socket_live_kept)
 {
-	struct hagent_shm_info info, mine;
-	struct client c;
 	char path[128];
-	pthread_t t;
 	int lfd;
 
 	sock_path(path, sizeof(path));
@@ -1823,14 +1828,7 @@ START_TEST(test_socket_live_kept)
 	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), -EPIPE);
 
 	/* The first writer still serves on it. */
-	client_start(&t, &c, tmpdir, true);
-	ck_assert_int_eq(serve(lfd, shm_writer_fd(w), NULL, NULL), 0);
-	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	ck_assert_int_eq(c.r, 0);
-	ck_assert_int_eq(hagent_shm_get_info(c.shm, &info), 0);
-	ck_assert_int_eq(hagent_shm_get_info(s, &mine), 0);
-	ck_assert_mem_eq(info.incarnation, mine.incarnation, sizeof(info.incarnation));
-	hagent_shm_unref(c.shm);
+	expect_open_gets_segment(lfd);
 	safe_close(lfd);
 }
 END_TEST
@@ -1994,11 +1992,5 @@ static Suite *shm_segment_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(shm_segment_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(shm_segment_suite());
 }

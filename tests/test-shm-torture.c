@@ -26,6 +26,7 @@
 #include "shm-publish.h"
 #include "shm-reader-internal.h"
 #include "shm-writer.h"
+#include "test-util.h"
 #include "time-util.h"
 
 #define MAX_GROUPS   2
@@ -179,20 +180,6 @@ struct shared {
 	_Atomic uint64_t progress[N_READERS]; /* loop iterations so far */
 	struct reader_result res[N_READERS];
 };
-
-static struct shared *shared_new(void)
-{
-	void *p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	return p;
-}
-
-static void shared_free(struct shared *sh)
-{
-	(void) munmap(sh, sizeof(*sh));
-}
 
 static void note_error(struct reader_result *res, int r)
 {
@@ -420,7 +407,7 @@ static void sum_results(const struct shared *sh, unsigned n, struct reader_resul
 /* Runs N_READERS readers with the given debug flags against a writer at full speed. */
 static void invariant_run(unsigned debug, const char *label, struct reader_result *ret)
 {
-	struct shared *sh = shared_new();
+	struct shared *sh = shared_new(sizeof(*sh));
 	struct layout l;
 	pid_t pids[N_READERS];
 	uint64_t t0, txns;
@@ -444,7 +431,7 @@ static void invariant_run(unsigned debug, const char *label, struct reader_resul
 	fflush(stdout);
 	ck_assert_uint_gt(txns, 0);
 	layout_done(&l);
-	shared_free(sh);
+	shared_free(sh, sizeof(*sh));
 }
 
 /* ============================== invariant tests ============================== */
@@ -504,7 +491,7 @@ END_TEST
  */
 START_TEST(test_sigstopped_reader)
 {
-	struct shared *sh = shared_new();
+	struct shared *sh = shared_new(sizeof(*sh));
 	uint32_t used0, peak, chunks = 0;
 	struct reader_result r;
 	struct layout l;
@@ -561,7 +548,7 @@ START_TEST(test_sigstopped_reader)
 	ck_assert_uint_gt(r.blob_reads, 0);
 	ck_assert_uint_eq(r.last_seq, l.seq);
 	layout_done(&l);
-	shared_free(sh);
+	shared_free(sh, sizeof(*sh));
 }
 END_TEST
 
@@ -572,7 +559,7 @@ END_TEST
  */
 START_TEST(test_killed_reader)
 {
-	struct shared *sh = shared_new();
+	struct shared *sh = shared_new(sizeof(*sh));
 	struct hagent_resource m[MAX_MEMBERS];
 	struct hagent_group g;
 	hagent_shm *s = NULL;
@@ -608,7 +595,7 @@ START_TEST(test_killed_reader)
 		ck_assert_uint_eq(m[i].state_seq, l.seq);
 	hagent_shm_unref(s);
 	layout_done(&l);
-	shared_free(sh);
+	shared_free(sh, sizeof(*sh));
 }
 END_TEST
 
@@ -637,20 +624,32 @@ static int open_retry(const char *dir, hagent_shm **ret)
 	return r;
 }
 
+/* In the follower: attaches, notes the incarnation and resource 0's name; exit 1 on failure. */
+static hagent_shm *follower_attach(const char *dir, int *ret_r, uint8_t inc[16],
+				   char name[HAGENT_NAME_MAX])
+{
+	struct hagent_shm_info info;
+	struct hagent_resource r;
+	hagent_shm *s = NULL;
+
+	*ret_r = open_retry(dir, &s);
+	if (*ret_r < 0)
+		_exit(1);
+	(void) hagent_shm_get_info(s, &info);
+	memcpy(inc, info.incarnation, sizeof(info.incarnation));
+	if (hagent_shm_read_resource(s, 0, &r) == 0)
+		memcpy(name, r.name, sizeof(r.name));
+	return s;
+}
+
 static _Noreturn void follower_main(const char *dir, struct follow_result *res)
 {
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 30 * NSEC_PER_SEC;
 	struct hagent_shm_info info;
 	struct hagent_resource r;
-	hagent_shm *s = NULL;
+	hagent_shm *s;
 
-	res->r_first = open_retry(dir, &s);
-	if (res->r_first < 0)
-		_exit(1);
-	(void) hagent_shm_get_info(s, &info);
-	memcpy(res->inc_first, info.incarnation, sizeof(info.incarnation));
-	if (hagent_shm_read_resource(s, 0, &r) == 0)
-		memcpy(res->old_name, r.name, sizeof(r.name));
+	s = follower_attach(dir, &res->r_first, res->inc_first, res->old_name);
 	__atomic_store_n(&res->done, 1, __ATOMIC_RELEASE);
 
 	/* What a client does: poll the superseded flag (e.g. on its heartbeat check). */
@@ -662,13 +661,7 @@ static _Noreturn void follower_main(const char *dir, struct follow_result *res)
 		hagent_shm_read_resource(s, 0, &r) == 0 && strcmp(r.name, res->old_name) == 0;
 	s = hagent_shm_unref(s);
 
-	res->r_second = open_retry(dir, &s);
-	if (res->r_second < 0)
-		_exit(1);
-	(void) hagent_shm_get_info(s, &info);
-	memcpy(res->inc_second, info.incarnation, sizeof(info.incarnation));
-	if (hagent_shm_read_resource(s, 0, &r) == 0)
-		memcpy(res->new_name, r.name, sizeof(r.name));
+	s = follower_attach(dir, &res->r_second, res->inc_second, res->new_name);
 	hagent_shm_unref(s);
 	__atomic_store_n(&res->done, 2, __ATOMIC_RELEASE);
 	_exit(0);
@@ -715,8 +708,7 @@ START_TEST(test_reader_follows_new_segment)
 	snprintf(dir, sizeof(dir), "/tmp/test-shm-torture-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, HAGENT_SHM_SOCKET);
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(res, MAP_FAILED);
+	res = shared_new(sizeof(*res));
 
 	/* Forked before any segment exists: the child only ever has what the socket gives it. */
 	pid = fork_child();
@@ -753,7 +745,7 @@ START_TEST(test_reader_follows_new_segment)
 
 	safe_close(lfd);
 	shm_writer_free(w2);
-	(void) munmap(res, sizeof(*res));
+	shared_free(res, sizeof(*res));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void) !system(cmd); /* best effort: the directory only holds our socket */
 }
@@ -786,11 +778,5 @@ static Suite *shm_torture_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(shm_torture_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(shm_torture_suite());
 }
