@@ -56,7 +56,7 @@ static void spin_ns(uint64_t ns)
 
 static void sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC };
+	struct timespec ts = {.tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -90,15 +90,15 @@ static void expect_child_ok(pid_t pid)
 /* ---- producer killed at random points ---- */
 
 #define KILL_ROUNDS 200
-#define KILL_BASE 1000000u /* checkpoint = (round + 1) * KILL_BASE + index within the round */
+#define KILL_BASE   1000000u /* checkpoint = (round + 1) * KILL_BASE + index within the round */
 
 struct kill_shared {
 	_Atomic uint64_t posted; /* posts of the current child that have returned */
-	_Atomic bool full;       /* the child stopped: its last post went to a register */
+	_Atomic bool full;	 /* the child stopped: its last post went to a register */
 };
 
-static _Noreturn void kill_child(const struct chan_fds *fds, struct kill_shared *sh,
-				 uint32_t round, uint64_t cmd_id)
+static _Noreturn void kill_child(const struct chan_fds *fds, struct kill_shared *sh, uint32_t round,
+				 uint64_t cmd_id)
 {
 	struct chan_monitor *m = NULL;
 
@@ -131,7 +131,7 @@ static _Noreturn void kill_child(const struct chan_fds *fds, struct kill_shared 
 struct kill_check {
 	struct chan_agent *a;
 	uint64_t cmd_id;
-	uint32_t round;               /* the child alive now */
+	uint32_t round; /* the child alive now */
 	uint32_t received[KILL_ROUNDS];
 	uint64_t posted[KILL_ROUNDS]; /* final counts of the rounds already over */
 	uint64_t n_coalesced;
@@ -190,7 +190,7 @@ START_TEST(test_kill_producer)
 	struct chan_monitor *m;
 	struct chan_status_body out[4];
 	struct chan_fds fds;
-	unsigned modes[3] = { 0 }, deferred = 0;
+	unsigned modes[3] = {0}, deferred = 0;
 	uint32_t checked = 0;
 	size_t n;
 
@@ -198,10 +198,12 @@ START_TEST(test_kill_producer)
 	kc->a = a;
 	chan_agent_fds(a, &fds);
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &kc->cmd_id), 0);
+					 &kc->cmd_id),
+			 0);
 	m = monitor_attach(a);
-	ck_assert_int_eq(chan_monitor_post(m, &(struct chan_status_body){
-		.type = CHAN_ST_ACCEPTED, .cmd_id = kc->cmd_id }), 0);
+	ck_assert_int_eq(chan_monitor_post(m, &(struct chan_status_body){.type = CHAN_ST_ACCEPTED,
+									 .cmd_id = kc->cmd_id}),
+			 0);
 	m = chan_monitor_free(m);
 	ck_assert_int_eq(chan_agent_drain(a, out, ELEMENTSOF(out), &n), 0);
 	ck_assert_uint_eq(n, 1);
@@ -275,12 +277,12 @@ struct wake_run {
 	unsigned cycles;
 	int timeout_ms;
 	uint64_t min_delay_ns; /* the producer waits at least this long before each post */
-	bool decoy;            /* negative control: the monitor's bell goes nowhere */
+	bool decoy;	       /* negative control: the monitor's bell goes nowhere */
 	struct wake_shared *sh;
 };
 
 struct wake_shared {
-	_Atomic uint32_t go;    /* cycle + 1, stored by the agent just before prepare_sleep */
+	_Atomic uint32_t go;	/* cycle + 1, stored by the agent just before prepare_sleep */
 	_Atomic uint32_t acked; /* cycle + 1, stored by the agent when it got the entry */
 };
 
@@ -304,7 +306,7 @@ static _Noreturn void wake_producer(const struct chan_fds *fds, const struct wak
 	if (chan_monitor_attach(fds, &m) < 0)
 		_exit(10);
 	for (unsigned i = 0; i < w->cycles; i++) {
-		struct chan_status_body b = { .type = CHAN_ST_FAILURE, .checkpoint = i };
+		struct chan_status_body b = {.type = CHAN_ST_FAILURE, .checkpoint = i};
 		uint64_t x = rnd();
 
 		if (w->min_delay_ns > 0) {
@@ -348,7 +350,7 @@ static unsigned wake_run(const struct wake_run *w, unsigned *ret_slept)
 		wake_producer(&fds, w);
 
 	for (unsigned i = 0; i < w->cycles; i++) {
-		struct pollfd p = { .fd = chan_agent_bell_fd(a), .events = POLLIN };
+		struct pollfd p = {.fd = chan_agent_bell_fd(a), .events = POLLIN};
 		struct chan_status_body out[4];
 		size_t n;
 		int r;
@@ -398,7 +400,7 @@ static unsigned wake_run(const struct wake_run *w, unsigned *ret_slept)
 START_TEST(test_no_lost_wakeup)
 {
 	struct wake_shared *sh = shared_new(sizeof(*sh));
-	const struct wake_run w = { .cycles = 20000, .timeout_ms = LIVENESS_MS, .sh = sh };
+	const struct wake_run w = {.cycles = 20000, .timeout_ms = LIVENESS_MS, .sh = sh};
 	unsigned slept;
 
 	ck_assert_uint_eq(wake_run(&w, &slept), 0);
@@ -570,11 +572,11 @@ static void check_returned(const struct chan_status_body *b, const struct hostil
 START_TEST(test_hostile_overwrite)
 {
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(HOSTILE_RES);
-	struct answer_state st[HOSTILE_RES][_CHAN_CLASS_MAX] = { 0 };
+	struct answer_state st[HOSTILE_RES][_CHAN_CLASS_MAX] = {0};
 	uint64_t last_mono = 0, returned = 0, drains = 0, start, now;
 	static const enum chan_op ops[_CHAN_CLASS_MAX] = {
-		CHAN_OP_ONLINE, CHAN_OP_TERMINATE, CHAN_OP_LOOKS_ALIVE, CHAN_OP_IS_ALIVE,
-		CHAN_OP_CONTROL,
+		CHAN_OP_ONLINE,	  CHAN_OP_TERMINATE, CHAN_OP_LOOKS_ALIVE,
+		CHAN_OP_IS_ALIVE, CHAN_OP_CONTROL,
 	};
 	const struct chan_agent_page *ap;
 	struct chan_agent_stats stats;
@@ -585,7 +587,8 @@ START_TEST(test_hostile_overwrite)
 	for (uint32_t res = 0; res < HOSTILE_RES; res++)
 		for (uint32_t cls = 0; cls < _CHAN_CLASS_MAX; cls++)
 			ck_assert_int_eq(chan_agent_post(a, res, cls, ops[cls], 0, NULL, 0,
-							 &ids.id[res][cls]), 0);
+							 &ids.id[res][cls]),
+					 0);
 	chan_agent_fds(a, &fds);
 	ap = mmap(NULL, sizeof(*ap), PROT_READ, MAP_SHARED, fds.agent, 0);
 	ck_assert_ptr_ne(ap, MAP_FAILED);
@@ -654,7 +657,7 @@ static _Noreturn void online_monitor(const struct chan_fds *fds)
 	if (chan_monitor_attach(fds, &m) < 0)
 		_exit(10);
 	for (;;) {
-		struct pollfd p = { .fd = chan_monitor_bell_fd(m), .events = POLLIN };
+		struct pollfd p = {.fd = chan_monitor_bell_fd(m), .events = POLLIN};
 		int r;
 
 		if (poll(&p, 1, 50) < 0)
@@ -667,7 +670,8 @@ static _Noreturn void online_monitor(const struct chan_fds *fds)
 				online_id = cmd.cmd_id;
 				online_end = now_ns(CLOCK_MONOTONIC) + 60 * NSEC_PER_SEC;
 				if (chan_monitor_post(m, &(struct chan_status_body){
-					    .type = CHAN_ST_ACCEPTED, .cmd_id = online_id }) != 0)
+								 .type = CHAN_ST_ACCEPTED,
+								 .cmd_id = online_id}) != 0)
 					_exit(14);
 			}
 		} else if (now_ns(CLOCK_MONOTONIC) > online_end) {
@@ -693,7 +697,7 @@ static _Noreturn void online_monitor(const struct chan_fds *fds)
 				;
 			if (r != 1 || cmd.op != CHAN_OP_OFFLINE)
 				_exit(13);
-			b = (struct chan_status_body){ .type = CHAN_ST_DONE, .cmd_id = cmd.cmd_id };
+			b = (struct chan_status_body){.type = CHAN_ST_DONE, .cmd_id = cmd.cmd_id};
 			if (chan_monitor_post(m, &b) != 0)
 				_exit(14);
 			chan_monitor_free(m);
@@ -709,7 +713,7 @@ static struct chan_status_body wait_status(struct chan_agent *a)
 	size_t n;
 
 	for (;;) {
-		struct pollfd p = { .fd = chan_agent_bell_fd(a), .events = POLLIN };
+		struct pollfd p = {.fd = chan_agent_bell_fd(a), .events = POLLIN};
 
 		ck_assert_int_ge(chan_agent_drain(a, &b, 1, &n), 0);
 		if (n == 1)
@@ -742,16 +746,17 @@ START_TEST(test_terminate_during_online)
 	if (pid == 0)
 		online_monitor(&fds);
 
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &on), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &on), 0);
 	b = wait_status(a);
 	ck_assert_uint_eq(b.type, CHAN_ST_ACCEPTED);
 	ck_assert_uint_eq(b.cmd_id, on);
 
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0,
-					 &off), 0);
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0,
-					 &term), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0, &off), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0, &term),
+		0);
 	b = wait_status(a);
 	ck_assert_uint_eq(b.type, CHAN_ST_ACCEPTED);
 	ck_assert_uint_eq(b.cls, CHAN_CLASS_TERMINATE);
@@ -876,7 +881,9 @@ static _Noreturn void stream_producer(const struct chan_fds *fds, struct stream_
 		_exit(10);
 	for (uint32_t cp = 1; cp <= STREAM_POSTS; cp++) {
 		struct chan_status_body b = {
-			.type = CHAN_ST_FAILURE, .res = cp % 2, .checkpoint = cp,
+			.type = CHAN_ST_FAILURE,
+			.res = cp % 2,
+			.checkpoint = cp,
 		};
 		uint64_t x = rnd();
 
@@ -913,7 +920,7 @@ START_TEST(test_stream)
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
 	struct stream_shared *sh = shared_new(sizeof(*sh));
 	_cleanup_free_ bool *seen = calloc(STREAM_POSTS + 1, sizeof(bool));
-	uint32_t last = 0, n_reg = 0, n_skipped = 0, next_reg[2] = { 0 };
+	uint32_t last = 0, n_reg = 0, n_skipped = 0, next_reg[2] = {0};
 	unsigned slept = 0;
 	struct chan_fds fds;
 	pid_t pid;
@@ -927,7 +934,7 @@ START_TEST(test_stream)
 
 	while (last < STREAM_POSTS) {
 		struct chan_status_body out[64];
-		struct pollfd p = { .fd = chan_agent_bell_fd(a), .events = POLLIN };
+		struct pollfd p = {.fd = chan_agent_bell_fd(a), .events = POLLIN};
 		/* Pairs with the release store in stream_producer(): all its posts are visible. */
 		bool done = atomic_load_explicit(&sh->posted, memory_order_acquire) == STREAM_POSTS;
 		size_t n;

@@ -126,7 +126,7 @@ static void expect_stats(const struct chan_agent *a, uint64_t accepted,
 
 static bool readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r = poll(&p, 1, 0);
 
 	fast_assert(r >= 0);
@@ -161,10 +161,8 @@ static void forge_register(struct chan_producer_page *p, uint32_t slot, uint64_t
 /* ---- commands ---- */
 
 static const enum chan_op class_op[_CHAN_CLASS_MAX] = {
-	[CHAN_CLASS_TRANSITION] = CHAN_OP_ONLINE,
-	[CHAN_CLASS_TERMINATE] = CHAN_OP_TERMINATE,
-	[CHAN_CLASS_LOOKS_ALIVE] = CHAN_OP_LOOKS_ALIVE,
-	[CHAN_CLASS_IS_ALIVE] = CHAN_OP_IS_ALIVE,
+	[CHAN_CLASS_TRANSITION] = CHAN_OP_ONLINE,	[CHAN_CLASS_TERMINATE] = CHAN_OP_TERMINATE,
+	[CHAN_CLASS_LOOKS_ALIVE] = CHAN_OP_LOOKS_ALIVE, [CHAN_CLASS_IS_ALIVE] = CHAN_OP_IS_ALIVE,
 	[CHAN_CLASS_CONTROL] = CHAN_OP_CONTROL,
 };
 
@@ -210,7 +208,8 @@ START_TEST(test_command_round_trip)
 			args_fill(args, res, cls);
 			ck_assert_int_eq(chan_agent_post(a, res, cls, class_op[cls],
 							 1000 + res * 10 + cls, args,
-							 args_len_for(res, cls), &id), 0);
+							 args_len_for(res, cls), &id),
+					 0);
 			ck_assert_uint_gt(id, last);
 			last = ids[res][cls] = id;
 		}
@@ -234,10 +233,10 @@ START_TEST(test_command_round_trip)
 		}
 
 	/* A newer transition replaces the unread one: only the newest is read, once. */
-	ck_assert_int_eq(chan_agent_post(a, 1, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &id), 0);
-	ck_assert_int_eq(chan_agent_post(a, 1, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, "x", 1,
-					 &id), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 1, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &id), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 1, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, "x", 1, &id), 0);
 	ck_assert_int_eq(chan_monitor_read_command(m, 1, CHAN_CLASS_TRANSITION, &cmd), 1);
 	ck_assert_uint_eq(cmd.op, CHAN_OP_OFFLINE);
 	ck_assert_uint_eq(cmd.cmd_id, id);
@@ -248,8 +247,9 @@ START_TEST(test_command_round_trip)
 
 	/* Refusals: exact errno, *ret_cmd_id untouched, no command appears. */
 	id = 777;
-	ck_assert_int_eq(chan_agent_post(a, 3, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &id), -EINVAL);
+	ck_assert_int_eq(
+		chan_agent_post(a, 3, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &id),
+		-EINVAL);
 	ck_assert_int_eq(chan_agent_post(a, 0, _CHAN_CLASS_MAX, CHAN_OP_ONLINE, 0, NULL, 0, &id),
 			 -EINVAL);
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_CONTROL, CHAN_OP_NONE, 0, NULL, 0, &id),
@@ -257,7 +257,8 @@ START_TEST(test_command_round_trip)
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_CONTROL, _CHAN_OP_MAX, 0, NULL, 0, &id),
 			 -EINVAL);
 	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_CONTROL, CHAN_OP_CONTROL, 0, args,
-					 CHAN_ARGS_MAX + 1, &id), -E2BIG);
+					 CHAN_ARGS_MAX + 1, &id),
+			 -E2BIG);
 	ck_assert_uint_eq(id, 777);
 	for (uint32_t cls = 0; cls < _CHAN_CLASS_MAX; cls++)
 		ck_assert_int_eq(chan_monitor_read_command(m, 0, cls, &cmd), 0);
@@ -281,17 +282,18 @@ START_TEST(test_terminate_independent)
 	struct chan_command cmd;
 	size_t n;
 
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &on), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &on), 0);
 	ck_assert_int_eq(chan_monitor_read_command(m, 0, CHAN_CLASS_TRANSITION, &cmd), 1);
 	ck_assert_uint_eq(cmd.cmd_id, on);
 	post(m, mk(CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, 0, on, 0), 0);
 	ck_assert_uint_eq(drain_all(a, out), 1);
 
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0,
-					 &off), 0);
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0,
-					 &term), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0, &off), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0, &term),
+		0);
 	ck_assert_int_eq(chan_monitor_read_command(m, 0, CHAN_CLASS_TERMINATE, &cmd), 1);
 	ck_assert_uint_eq(cmd.op, CHAN_OP_TERMINATE);
 	ck_assert_uint_eq(cmd.cmd_id, term);
@@ -334,8 +336,8 @@ START_TEST(test_status_round_trip)
 	size_t n;
 	int r;
 
-	ck_assert_int_eq(chan_agent_post(a, 1, CHAN_CLASS_IS_ALIVE, CHAN_OP_IS_ALIVE, 0, NULL, 0,
-					 &id), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 1, CHAN_CLASS_IS_ALIVE, CHAN_OP_IS_ALIVE, 0, NULL, 0, &id), 0);
 	in[0] = mk(CHAN_ST_ACCEPTED, CHAN_CLASS_IS_ALIVE, 1, id, 0);
 	in[1] = mk(CHAN_ST_PROGRESS, CHAN_CLASS_IS_ALIVE, 1, id, 7);
 	in[1].state = 2;
@@ -496,7 +498,7 @@ static void run_entry_fault(uint64_t base, unsigned stores, bool successor_first
  */
 START_TEST(test_fault_entry_write)
 {
-	static const uint64_t bases[] = { 0, 297 };
+	static const uint64_t bases[] = {0, 297};
 
 	for (size_t i = 0; i < ELEMENTSOF(bases); i++)
 		for (unsigned stores = 0; stores <= 8; stores++) {
@@ -680,7 +682,7 @@ static void forge_expect_seq(struct forger *f, uint64_t seq, struct chan_status_
 	expect_stats(f->a, f->accepted, f->rej);
 }
 
-#define FORGE(f, b, why) forge_expect_seq((f), (f)->pos + 1, (b), (why), __LINE__)
+#define FORGE(f, b, why)     forge_expect_seq((f), (f)->pos + 1, (b), (why), __LINE__)
 #define FORGE_SEQ(f, seq, b) forge_expect_seq((f), (seq), (b), CHAN_REJ_SEQ, __LINE__)
 
 static struct chan_status_body with_type(uint16_t type)
@@ -702,15 +704,15 @@ static struct chan_status_body with_type(uint16_t type)
 START_TEST(test_forged_entries)
 {
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(2);
-	struct forger f = { .a = a, .p = producer_map(a) };
+	struct forger f = {.a = a, .p = producer_map(a)};
 	struct chan_status_body out[4], b;
 	struct chan_agent_stats st;
 	uint64_t c1, c2, c3, last;
 
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0,
-					 &c1), 0);
-	ck_assert_int_eq(chan_agent_post(a, 1, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0,
-					 &c2), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &c1), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 1, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 0, NULL, 0, &c2), 0);
 
 	FORGE(&f, failure(0, 1), -1);
 	FORGE_SEQ(&f, UINT64_C(0xdeadbeefcafef00d), failure(0, 2));
@@ -779,8 +781,8 @@ START_TEST(test_forged_entries)
 	 * The late answer is dropped as stale, not counted as a violation: an
 	 * honest monitor may have posted it before it could see the new command.
 	 */
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0,
-					 &c3), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, 0, NULL, 0, &c3), 0);
 	b = mk(CHAN_ST_DONE, CHAN_CLASS_TRANSITION, 0, c1, 7);
 	b.mono_ns = now_ns(CLOCK_MONOTONIC);
 	forge(f.p, f.pos, f.pos + 1, &b);
@@ -812,7 +814,7 @@ START_TEST(test_forged_registers)
 	_cleanup_(chan_monitor_freep) struct chan_monitor *m = monitor_attach(a);
 	struct chan_producer_page *p = producer_map(a);
 	struct chan_status_body out[8], b;
-	uint64_t rej[_CHAN_REJ_MAX] = { 0 }, accepted = 0;
+	uint64_t rej[_CHAN_REJ_MAX] = {0}, accepted = 0;
 	size_t n;
 
 	post(m, failure(0, 1), 0);
@@ -940,7 +942,7 @@ START_TEST(test_torn_entry)
 {
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(1);
 	struct chan_fds fds;
-	struct flipper f = { .p = producer_map(a) };
+	struct flipper f = {.p = producer_map(a)};
 	struct chan_status_body out[8];
 	struct chan_agent_stats st;
 	uint64_t returned = 0, deadline;
@@ -994,7 +996,7 @@ START_TEST(test_full_ring)
 	_cleanup_(chan_monitor_freep) struct chan_monitor *m = monitor_attach(a);
 	_cleanup_free_ struct chan_status_body *out = calloc(OUT_MAX, sizeof(*out));
 	struct chan_producer_page *p = producer_map(a);
-	static const uint32_t expect_reg[] = { 263, 1263 };
+	static const uint32_t expect_reg[] = {263, 1263};
 	struct chan_agent_stats st;
 	uint32_t cp = 0;
 	size_t n, k;
@@ -1065,8 +1067,9 @@ static void model_post_burst(struct model *md, unsigned burst)
 		struct model_post *mp = &md->posts[cp];
 
 		mp->res = (uint32_t) (rnd() % 3);
-		mp->ret = chan_monitor_post(md->m, &(struct chan_status_body){
-			.type = CHAN_ST_FAILURE, .res = mp->res, .checkpoint = cp });
+		mp->ret = chan_monitor_post(
+			md->m, &(struct chan_status_body){
+				       .type = CHAN_ST_FAILURE, .res = mp->res, .checkpoint = cp});
 		fast_assert(mp->ret == 0 || mp->ret == 1);
 		if (mp->ret == 1) {
 			md->posts[md->last_reg[mp->res]].next_reg = cp;
@@ -1109,7 +1112,7 @@ static void model_run(uint64_t seed, unsigned ops)
 {
 	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(3);
 	_cleanup_(chan_monitor_freep) struct chan_monitor *m = monitor_attach(a);
-	struct model md = { .a = a, .m = m, .cap = ops * 32, .seed = seed };
+	struct model md = {.a = a, .m = m, .cap = ops * 32, .seed = seed};
 	_cleanup_free_ struct model_post *posts = calloc(md.cap, sizeof(*posts));
 	int bell = chan_agent_bell_fd(a);
 
@@ -1166,7 +1169,7 @@ static void model_run(uint64_t seed, unsigned ops)
  */
 START_TEST(test_random_model)
 {
-	static const uint64_t seeds[] = { 1, 0x9e3779b97f4a7c15, 12345, 0xdecafbad };
+	static const uint64_t seeds[] = {1, 0x9e3779b97f4a7c15, 12345, 0xdecafbad};
 
 	for (size_t i = 0; i < ELEMENTSOF(seeds); i++)
 		model_run(seeds[i], 20000);
@@ -1283,7 +1286,7 @@ static int forbid_syscalls(bool allow_write)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { .len = ELEMENTSOF(f), .filter = f };
+	struct sock_fprog prog = {.len = ELEMENTSOF(f), .filter = f};
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
@@ -1431,8 +1434,8 @@ START_TEST(test_seals)
 	ck_assert_int_eq(munmap(map, agent_size), 0);
 
 	/* The agent's mapping still writes, the monitor still reads. */
-	ck_assert_int_eq(chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 5, "ab", 2,
-					 &id), 0);
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, 5, "ab", 2, &id), 0);
 	ck_assert_int_eq(chan_monitor_read_command(m, 0, CHAN_CLASS_TERMINATE, &cmd), 1);
 	ck_assert_uint_eq(cmd.cmd_id, id);
 	ck_assert_mem_eq(cmd.args, "ab", 2);
@@ -1531,13 +1534,13 @@ START_TEST(test_abi_mismatch)
 		void (*edit)(struct chan_agent_page *);
 		int want;
 	} cases[] = {
-		{ NULL, 0 },
-		{ bad_magic, -EPROTO },
-		{ bad_abi, -EPROTONOSUPPORT },
-		{ bad_page_size, -EBADMSG },
-		{ bad_ring_size, -EBADMSG },
-		{ no_resources, -EBADMSG },
-		{ too_many_resources, -EBADMSG },
+		{NULL, 0},
+		{bad_magic, -EPROTO},
+		{bad_abi, -EPROTONOSUPPORT},
+		{bad_page_size, -EBADMSG},
+		{bad_ring_size, -EBADMSG},
+		{no_resources, -EBADMSG},
+		{too_many_resources, -EBADMSG},
 	};
 	int fd;
 
