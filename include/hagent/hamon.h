@@ -51,8 +51,9 @@ enum hamon_state {
 };
 
 /*
- * Entry points.  Any may be NULL except online and offline.  All receive
- * the resource and the instance pointer open returned.
+ * Entry points.  Any may be NULL except online and offline (a NULL probe
+ * answers alive).  All receive the resource and the instance pointer open
+ * returned.
  *
  * open:        the resource was created or loaded.  Leave the real entity
  *              offline.  Store per-resource data in *ret_instance.  0 or -errno
@@ -72,6 +73,7 @@ enum hamon_state {
  * is_alive:    thorough check.  1 alive, 0 failed, -errno = 0.
  * control:     a control code from a client.  Returns the number of bytes
  *              written to out, or -errno (-EOPNOTSUPP: unknown code).
+ *              out_size is 12 for now: the answer carries at most 12 bytes.
  */
 struct hamon_ops {
 	size_t size; /* sizeof(struct hamon_ops): lets the struct grow compatibly */
@@ -92,7 +94,9 @@ struct hamon_ops {
  * is closed or SIGTERM/SIGINT arrives (then terminates and closes every
  * resource), and returns 0, or -errno if the channel could not be used
  * (-ENXIO: not started by hagentd).  Blocks the calling thread; call it
- * from main().  userdata is returned by hamon_resource_userdata().
+ * from main(), before starting threads: it blocks SIGTERM and SIGINT in the
+ * calling thread (the threads it starts inherit that) and restores the mask
+ * before it returns.  userdata is returned by hamon_resource_userdata().
  */
 int hamon_run(const struct hamon_ops *ops, void *userdata);
 
@@ -110,7 +114,8 @@ int hamon_run_fds(const struct hamon_ops *ops, void *userdata, const int fds[4])
  * and wait_hint_ms are then ignored).  Returns HAMON_CONTINUE, or
  * HAMON_TERMINATE if the resource is being terminated or the report was a
  * failure: the caller must then stop its work.  Never blocks; callable from
- * any thread.  -EINVAL: unknown state; -ENOTCONN: no online/offline is
+ * any thread.  -EINVAL: unknown state, or one that does not belong to the
+ * pending operation (nothing is posted); -ENOTCONN: no online/offline is
  * pending (HAMON_TERMINATE is returned instead when terminate is under way).
  */
 int hamon_set_resource_status(hamon_resource *r, enum hamon_state state, uint32_t checkpoint,
