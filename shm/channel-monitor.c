@@ -171,6 +171,13 @@ int chan_monitor_post(struct chan_monitor *m, const struct chan_status_body *b)
 
 	/* Pairs with the release store of head in chan_agent_drain(). */
 	head = atomic_load_explicit(&m->page->head, memory_order_acquire);
+	/*
+	 * The agent consumed positions we never wrote: entries forged into our
+	 * page (a bug, or a test).  Go on from there, or pos - head would wrap
+	 * and every later status would take the register.
+	 */
+	if ((int64_t) (head - m->pos) > 0)
+		m->pos = head;
 	if (m->pos - head >= CHAN_RING_SIZE) {
 		r = post_register(m, &body);
 	} else {

@@ -803,6 +803,31 @@ START_TEST(test_forged_entries)
 END_TEST
 
 /*
+ * Claim: when the agent has consumed positions the monitor never wrote
+ * (entries forged into its page), the monitor goes on through the ring from
+ * the agent's position instead of falling back to the register for good.
+ */
+START_TEST(test_monitor_catches_up)
+{
+	_cleanup_(chan_agent_freep) struct chan_agent *a = agent_new(1);
+	_cleanup_(chan_monitor_freep) struct chan_monitor *m = monitor_attach(a);
+	struct chan_producer_page *p = producer_map(a);
+	struct chan_status_body out[8], b = failure(0, 0);
+
+	for (uint64_t pos = 0; pos < 3; pos++) {
+		b.mono_ns = now_ns(CLOCK_MONOTONIC);
+		forge(p, pos, pos + 1, &b);
+	}
+	ck_assert_uint_eq(drain_all(a, out), 3);
+	ck_assert_int_eq(chan_monitor_post(m, &b), 0); /* 0: the ring, 1 would be the register */
+	ck_assert_uint_eq(drain_all(a, out), 1);
+	ck_assert(!(out[0].flags & CHAN_F_COALESCED));
+	expect_stats(a, 4, NULL);
+	producer_unmap(p);
+}
+END_TEST
+
+/*
  * Claim: forged registers are validated like entries: stamped beyond a
  * lap ahead or filed under another resource (SEQ), invalid body (its
  * reason); a register caught mid-write (odd) is not read; an announced
@@ -1614,6 +1639,7 @@ static Suite *channel_suite(void)
 	tc = tcase_create("forged");
 	tcase_add_test(tc, test_forged_entries);
 	tcase_add_test(tc, test_forged_registers);
+	tcase_add_test(tc, test_monitor_catches_up);
 	tcase_add_test(tc, test_forged_ring_of_garbage);
 	tcase_add_test(tc, test_torn_entry);
 	tcase_set_timeout(tc, 60);

@@ -813,10 +813,10 @@ START_TEST(test_garbage_ring)
 	ck_assert_uint_eq(st.rejected[CHAN_REJ_CMD], 2);
 	(void) wait_record_line("garbage ring 10");
 
-	/* libhamon goes on, through its register. */
+	/* libhamon goes on through the ring, from the agent's position. */
 	d = run(CHAN_CLASS_IS_ALIVE, CHAN_OP_IS_ALIVE);
 	ck_assert_int_eq(d->code, 1);
-	ck_assert(d->flags & CHAN_F_COALESCED);
+	ck_assert(!(d->flags & CHAN_F_COALESCED));
 	close_and_exit();
 	ck_assert_uint_eq(rejected_total(), 10);
 }
@@ -985,6 +985,60 @@ START_TEST(test_invalid)
 }
 END_TEST
 
+/*
+ * Claim: the example monitor of the README (monitorlib/examples/) works as
+ * the README says: open needs an absolute Path, online reports checkpoints
+ * 1-3 then creates the file, is_alive follows the file, offline removes it.
+ */
+START_TEST(test_readme_example)
+{
+	const char *example = getenv("HAMON_EXAMPLE_BIN");
+	const char *saved = bin;
+	const struct chan_status_body *d;
+	char path[128], prop[160];
+	uint32_t next = 1;
+	uint64_t id;
+
+	ck_assert_msg(example && access(example, X_OK) == 0, "HAMON_EXAMPLE_BIN not executable");
+	bin = example;
+	snprintf(path, sizeof(path), "%s/file", M.dir);
+	snprintf(prop, sizeof(prop), "Path=%s", path);
+
+	spawn();
+	d = expect_done(CHAN_CLASS_TRANSITION, post_open_res(1, "bad", PROPS("Path=relative")));
+	ck_assert_int_eq(d->code, -EINVAL);
+	d = expect_done(CHAN_CLASS_TRANSITION, post_open_named("r1", PROPS(prop)));
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_OFFLINE);
+
+	id = post_transition(CHAN_OP_ONLINE);
+	d = expect_done(CHAN_CLASS_TRANSITION, id);
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_ONLINE);
+	for (size_t i = 0; i < M.n_log; i++)
+		if (M.log[i].type == CHAN_ST_PROGRESS && M.log[i].cmd_id == id) {
+			ck_assert_int_eq(M.log[i].state, ST_ONLINE_PENDING);
+			ck_assert_uint_eq(M.log[i].checkpoint, next++);
+		}
+	ck_assert_uint_eq(next, 4);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
+
+	d = run(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE);
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_OFFLINE);
+	ck_assert_uint_eq(rejected_total(), 0);
+	/* The failed slot 1 stays taken until its CLOSE; then r1's CLOSE ends the program. */
+	d = expect_done(CHAN_CLASS_TRANSITION,
+			post_res(1, CHAN_CLASS_TRANSITION, CHAN_OP_CLOSE, NULL, 0));
+	ck_assert_int_eq(d->code, 0);
+	close_and_exit();
+	bin = saved;
+}
+END_TEST
+
 Suite *hamon_test_suite(void);
 
 Suite *hamon_test_suite(void)
@@ -1022,6 +1076,11 @@ Suite *hamon_test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_garbage_ring);
 	tcase_add_test(tc, test_garbage_register);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("example");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_readme_example);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("script");
