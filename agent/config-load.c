@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Loading the whole configuration into a snapshot, in one read transaction,
+ * in the order the statements fix (by name, case-insensitively).
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include "config-store-internal.h"
+
+/* Grows *array (of elements of size) to hold one more; returns the new element, zeroed. */
+static void *grow(void **array, size_t *n, size_t *cap, size_t size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		void *a = reallocarray(*array, c, size);
+
+		if (!a)
+			return NULL;
+		*array = a;
+		*cap = c;
+	}
+	return memset((char *) *array + (*n)++ * size, 0, size);
+}
+
+/* Copies a text column of at most max bytes; -EBADMSG if longer (not written by us). */
+static int column_copy(sqlite3_stmt *st, int col, char *buf, size_t max)
+{
+	const char *v = (const char *) sqlite3_column_text(st, col);
+	size_t len;
+
+	if (!v)
+		return sqlite3_column_type(st, col) == SQLITE_NULL ? -EBADMSG : -ENOMEM;
+	len = strlen(v);
+	if (len > max)
+		return -EBADMSG;
+	memcpy(buf, v, len + 1);
+	return 0;
+}
+
+static int column_target(sqlite3_stmt *st, int col, enum config_target *ret)
+{
+	int v = sqlite3_column_int(st, col);
+
+	if (v != CONFIG_TARGET_OFFLINE && v != CONFIG_TARGET_ONLINE)
+		return -EBADMSG;
+	*ret = (enum config_target) v;
+	return 0;
+}
+
+static int load_types(struct config_store *s, struct config_snapshot *snap)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_TYPES, &r);
+	if (!st)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct config_type *t =
+			grow((void **) &snap->types, &snap->n_types, &cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		r = column_copy(st, 0, t->id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_copy(st, 1, t->name, CONFIG_NAME_MAX);
+		if (r < 0)
+			return r;
+	}
+	return config_errno(rc);
+}
+
+static int load_groups(struct config_store *s, struct config_snapshot *snap)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_GROUPS, &r);
+	if (!st)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct config_group *g =
+			grow((void **) &snap->groups, &snap->n_groups, &cap, sizeof(*g));
+		const char *expr;
+
+		if (!g)
+			return -ENOMEM;
+		r = column_copy(st, 0, g->id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_copy(st, 1, g->name, CONFIG_NAME_MAX);
+		if (r >= 0)
+			r = column_target(st, 2, &g->target);
+		if (r < 0)
+			return r;
+		expr = (const char *) sqlite3_column_text(st, 3);
+		if (expr) {
+			g->dep_expr = strdup(expr);
+			if (!g->dep_expr)
+				return -ENOMEM;
+		}
+	}
+	return config_errno(rc);
+}
+
+static int load_props(struct config_store *s, struct config_resource *res)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_PROP_LIST, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, res->id);
+	if (r < 0)
+		return r;
+	res_props_init(&res->common);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *) sqlite3_column_text(st, 0);
+		const char *value = (const char *) sqlite3_column_text(st, 1);
+		struct config_prop_entry *e;
+		uint32_t v;
+
+		if (!key || !value)
+			return -ENOMEM;
+		e = grow((void **) &res->props, &res->n_props, &cap, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->key = strdup(key);
+		e->value = strdup(value);
+		if (!e->key || !e->value)
+			return -ENOMEM;
+		if (config_prop_is_common(key)) {
+			if (config_prop_parse(value, &v) < 0)
+				return -EBADMSG;
+			(void) res_props_set(&res->common, key, v);
+		}
+	}
+	return config_errno(rc);
+}
+
+static int load_resources(struct config_store *s, struct config_snapshot *snap)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_RESOURCES, &r);
+	if (!st)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct config_resource *res =
+			grow((void **) &snap->resources, &snap->n_resources, &cap, sizeof(*res));
+
+		if (!res)
+			return -ENOMEM;
+		r = column_copy(st, 0, res->id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_copy(st, 1, res->name, CONFIG_NAME_MAX);
+		if (r >= 0)
+			r = column_copy(st, 2, res->group_id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_copy(st, 3, res->type_id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_target(st, 4, &res->target);
+		if (r >= 0)
+			r = load_props(s, res);
+		if (r < 0)
+			return r;
+	}
+	return config_errno(rc);
+}
+
+static int load_deps(struct config_store *s, struct config_snapshot *snap)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_DEPS, &r);
+	if (!st)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct config_dep *d = grow((void **) &snap->deps, &snap->n_deps, &cap, sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		r = column_copy(st, 0, d->dependent_id, CONFIG_ID_LEN);
+		if (r >= 0)
+			r = column_copy(st, 1, d->provider_id, CONFIG_ID_LEN);
+		if (r < 0)
+			return r;
+	}
+	return config_errno(rc);
+}
+
+int config_store_load(struct config_store *s, struct config_snapshot **ret)
+{
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	int r;
+
+	assert_return(s, -EINVAL);
+	assert_return(ret, -EINVAL);
+
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return -ENOMEM;
+	/* IMMEDIATE although it only reads: one consistent view, and no writer meanwhile. */
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = load_types(s, snap);
+	if (r >= 0)
+		r = load_groups(s, snap);
+	if (r >= 0)
+		r = load_resources(s, snap);
+	if (r >= 0)
+		r = load_deps(s, snap);
+	r = config_end(s, r);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(snap);
+	return 0;
+}
+
+struct config_snapshot *config_snapshot_free(struct config_snapshot *snap)
+{
+	if (!snap)
+		return NULL;
+	for (size_t i = 0; i < snap->n_groups; i++)
+		free(snap->groups[i].dep_expr);
+	for (size_t i = 0; i < snap->n_resources; i++) {
+		for (size_t j = 0; j < snap->resources[i].n_props; j++) {
+			free(snap->resources[i].props[j].key);
+			free(snap->resources[i].props[j].value);
+		}
+		free(snap->resources[i].props);
+	}
+	free(snap->types);
+	free(snap->groups);
+	free(snap->resources);
+	free(snap->deps);
+	free(snap);
+	return NULL;
+}
