@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * monitorctl's output: state names, ids, and the human-readable status
+ * table and show listing.  The --json forms are in monitorctl-json.c.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "monitorctl-output.h"
+
+const char *resource_state_name(int32_t state)
+{
+	switch (state) {
+	case HAGENT_RESOURCE_INITIALIZING:
+		return "initializing";
+	case HAGENT_RESOURCE_ONLINE:
+		return "online";
+	case HAGENT_RESOURCE_OFFLINE:
+		return "offline";
+	case HAGENT_RESOURCE_FAILED:
+		return "failed";
+	case HAGENT_RESOURCE_ONLINE_PENDING:
+		return "online-pending";
+	case HAGENT_RESOURCE_OFFLINE_PENDING:
+		return "offline-pending";
+	default:
+		return "unknown";
+	}
+}
+
+const char *group_state_name(int32_t state)
+{
+	switch (state) {
+	case HAGENT_GROUP_ONLINE:
+		return "online";
+	case HAGENT_GROUP_OFFLINE:
+		return "offline";
+	case HAGENT_GROUP_FAILED:
+		return "failed";
+	case HAGENT_GROUP_PARTIAL_ONLINE:
+		return "partial-online";
+	case HAGENT_GROUP_PENDING:
+		return "pending";
+	default:
+		return "unknown";
+	}
+}
+
+void id_to_hex(const uint8_t id[HAGENT_ID_SIZE], char ret[ID_HEX_SIZE])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < HAGENT_ID_SIZE; i++) {
+		ret[2 * i] = hex[id[i] >> 4];
+		ret[2 * i + 1] = hex[id[i] & 0xf];
+	}
+	ret[2 * HAGENT_ID_SIZE] = '\0';
+}
+
+/* Control characters are written as \xHH so that a name cannot move the cursor. */
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static size_t human_width(const char *s)
+{
+	size_t w = 0;
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+		if (is_control(*p))
+			w += 4;
+		else if ((*p & 0xc0) != 0x80) /* not a UTF-8 continuation byte */
+			w++;
+	return w;
+}
+
+static void human_put_len(FILE *f, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	for (size_t i = 0; i < len; i++)
+		if (is_control(p[i]))
+			fprintf(f, "\\x%02x", p[i]);
+		else
+			fputc(p[i], f);
+}
+
+static void human_put(FILE *f, const char *s)
+{
+	human_put_len(f, s, strlen(s));
+}
+
+/* ====================================== table ====================================== */
+
+enum column {
+	COL_NAME,
+	COL_STATE,
+	COL_SEQ,
+	COL_TYPE,
+	COL_PID,
+	COL_RESTARTS,
+	COL_NOTE,
+	_COL_MAX,
+};
+
+static const char *const column_titles[_COL_MAX] = {
+	"NAME", "STATE", "SEQ", "TYPE", "PID", "RESTARTS", "NOTE",
+};
+
+struct row {
+	const char *tree; /* prefix of the name: "", "|- " or "`- " */
+	const char *cell[_COL_MAX];
+	char seq[16], pid[16], restarts[16], note[96];
+};
+
+static void row_group(struct row *w, const struct hagent_group *g)
+{
+	*w = (struct row){.tree = ""};
+	snprintf(w->seq, sizeof(w->seq), "%" PRIu32, g->state_seq);
+	if (g->failover_count)
+		snprintf(w->note, sizeof(w->note), "%" PRIu32 " failovers", g->failover_count);
+	w->cell[COL_NAME] = g->name;
+	w->cell[COL_STATE] = group_state_name(g->state);
+	w->cell[COL_SEQ] = w->seq;
+	w->cell[COL_TYPE] = "";
+	w->cell[COL_PID] = "";
+	w->cell[COL_RESTARTS] = "";
+	w->cell[COL_NOTE] = w->note;
+}
+
+static bool state_is_pending(int32_t state)
+{
+	return state == HAGENT_RESOURCE_ONLINE_PENDING || state == HAGENT_RESOURCE_OFFLINE_PENDING;
+}
+
+static void row_resource(struct row *w, const struct hagent_resource *r, bool last)
+{
+	bool locked = r->flags & HAGENT_RESOURCE_LOCKED;
+
+	*w = (struct row){.tree = last ? "`- " : "|- "};
+	snprintf(w->seq, sizeof(w->seq), "%" PRIu32, r->state_seq);
+	if (r->monitor_pid > 0)
+		snprintf(w->pid, sizeof(w->pid), "%" PRId32, r->monitor_pid);
+	else
+		snprintf(w->pid, sizeof(w->pid), "-");
+	snprintf(w->restarts, sizeof(w->restarts), "%" PRIu32, r->restart_count);
+	if (state_is_pending(r->state))
+		snprintf(w->note, sizeof(w->note),
+			 "%scheckpoint %" PRIu32 ", wait hint %" PRIu32 " ms",
+			 locked ? "locked, " : "", r->checkpoint, r->wait_hint_ms);
+	else if (locked)
+		snprintf(w->note, sizeof(w->note), "locked");
+	w->cell[COL_NAME] = r->name;
+	w->cell[COL_STATE] = resource_state_name(r->state);
+	w->cell[COL_SEQ] = w->seq;
+	w->cell[COL_TYPE] = r->type;
+	w->cell[COL_PID] = w->pid;
+	w->cell[COL_RESTARTS] = w->restarts;
+	w->cell[COL_NOTE] = w->note;
+}
+
+static size_t cell_width(const struct row *w, enum column c)
+{
+	return (c == COL_NAME ? strlen(w->tree) : 0) + human_width(w->cell[c]);
+}
+
+/* One line; the last non-empty cell is not padded, so no line ends in blanks. */
+static void row_print(FILE *f, const struct row *w, const size_t width[_COL_MAX])
+{
+	int last = COL_NAME;
+
+	for (int c = 0; c < _COL_MAX; c++)
+		if (w->cell[c][0])
+			last = c;
+	for (int c = 0; c <= last; c++) {
+		if (c == COL_NAME)
+			fputs(w->tree, f);
+		human_put(f, w->cell[c]);
+		if (c == last)
+			break;
+		for (size_t i = cell_width(w, c); i < width[c] + 2; i++)
+			fputc(' ', f);
+	}
+	fputc('\n', f);
+}
+
+/* The rows of groups[0..n) and their members, plus the ungrouped resources. */
+static size_t rows_fill(struct row *rows, const struct status_group *groups, size_t n_groups,
+			const struct hagent_resource *const *ungrouped, size_t n_ungrouped)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_groups; i++) {
+		row_group(&rows[n++], groups[i].group);
+		for (size_t k = 0; k < groups[i].n_members; k++)
+			row_resource(&rows[n++], groups[i].members[k],
+				     k + 1 == groups[i].n_members);
+	}
+	for (size_t k = 0; k < n_ungrouped; k++) {
+		row_resource(&rows[n], ungrouped[k], false);
+		rows[n++].tree = "";
+	}
+	return n;
+}
+
+static int table_print(FILE *f, const struct status_group *groups, size_t n_groups,
+		       const struct hagent_resource *const *ungrouped, size_t n_ungrouped)
+{
+	size_t n_rows = n_groups + n_ungrouped, width[_COL_MAX];
+	_cleanup_free_ struct row *rows = NULL;
+	struct row title = {.tree = ""};
+
+	for (size_t i = 0; i < n_groups; i++)
+		n_rows += groups[i].n_members;
+	rows = calloc(n_rows + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	n_rows = rows_fill(rows, groups, n_groups, ungrouped, n_ungrouped);
+	for (int c = 0; c < _COL_MAX; c++) {
+		title.cell[c] = column_titles[c];
+		width[c] = strlen(column_titles[c]);
+		for (size_t i = 0; i < n_rows; i++)
+			if (cell_width(&rows[i], c) > width[c])
+				width[c] = cell_width(&rows[i], c);
+	}
+	row_print(f, &title, width);
+	for (size_t i = 0; i < n_rows; i++)
+		row_print(f, &rows[i], width);
+	return 0;
+}
+
+int status_print(FILE *f, const struct status_view *v)
+{
+	if (v->table->n_groups == 0 && v->n_ungrouped == 0) {
+		fputs("No groups.\n", f);
+		return 0;
+	}
+	return table_print(f, v->groups, v->table->n_groups, v->ungrouped, v->n_ungrouped);
+}
+
+/* ====================================== show ====================================== */
+
+#define KEY_WIDTH 18 /* "Persistent state: " */
+
+static void key_put(FILE *f, const char *key)
+{
+	fprintf(f, "%-*s", KEY_WIDTH, key);
+}
+
+static void kv_str(FILE *f, const char *key, const char *value)
+{
+	key_put(f, key);
+	human_put(f, value[0] ? value : "-");
+	fputc('\n', f);
+}
+
+__attribute__((format(printf, 3, 4))) static void kv_fmt(FILE *f, const char *key, const char *fmt,
+							 ...)
+{
+	va_list ap;
+
+	key_put(f, key);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+static void kv_id(FILE *f, const uint8_t id[HAGENT_ID_SIZE])
+{
+	char hex[ID_HEX_SIZE];
+
+	id_to_hex(id, hex);
+	kv_str(f, "Id:", hex);
+}
+
+/* CLOCK_REALTIME nanoseconds as UTC, ISO 8601; 0 is "-". */
+static void kv_realtime(FILE *f, const char *key, uint64_t ns)
+{
+	time_t t = (time_t) (ns / 1000000000u);
+	char buf[64];
+	struct tm tm;
+	size_t n;
+
+	if (ns == 0 || !gmtime_r(&t, &tm) ||
+	    (n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		kv_str(f, key, "-");
+		return;
+	}
+	kv_fmt(f, key, "%s.%03uZ", buf, (unsigned) (ns / 1000000u % 1000u));
+}
+
+/* A CLOCK_MONOTONIC deadline relative to now; 0 is "-". */
+static void kv_deadline(FILE *f, const char *key, uint64_t ns)
+{
+	struct timespec ts;
+	double left;
+
+	if (ns == 0 || clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+		kv_str(f, key, "-");
+		return;
+	}
+	left = ((double) ns - ((double) ts.tv_sec * 1e9 + (double) ts.tv_nsec)) / 1e9;
+	if (left >= 0)
+		kv_fmt(f, key, "in %.3f s", left);
+	else
+		kv_fmt(f, key, "%.3f s ago", -left);
+}
+
+static void kv_error(FILE *f, int32_t e)
+{
+	if (e == 0)
+		kv_str(f, "Last error:", "none");
+	else
+		kv_fmt(f, "Last error:", "%" PRId32 " (%s)", e, strerror(e < 0 ? -e : e));
+}
+
+/* A "key=value\0" list, one "  key = value" line each; an entry without '=' is a bare key. */
+static void kv_properties(FILE *f, const struct blob *b)
+{
+	const char *p = b->data, *end = b->data + b->len;
+
+	if (!b->data || b->len == 0) {
+		kv_str(f, "Properties:", "-");
+		return;
+	}
+	fputs("Properties:\n", f);
+	while (p < end) {
+		const char *entry = p, *eq = strchr(entry, '=');
+
+		p += strlen(entry) + 1; /* data is NUL-terminated past len */
+		if (!*entry)
+			continue;
+		fputs("  ", f);
+		if (eq) {
+			human_put_len(f, entry, (size_t) (eq - entry));
+			fputs(" = ", f);
+			human_put(f, eq + 1);
+		} else {
+			human_put(f, entry);
+		}
+		fputc('\n', f);
+	}
+}
+
+static void dependencies_print(FILE *f, const struct resource_view *v)
+{
+	key_put(f, "Dependencies:");
+	if (v->n_dependencies == 0)
+		fputc('-', f);
+	for (size_t i = 0; i < v->n_dependencies; i++) {
+		if (i)
+			fputs(", ", f);
+		human_put(f, v->dependencies[i][0] ? v->dependencies[i] : "(deleted)");
+	}
+	fputc('\n', f);
+}
+
+static void resource_print(FILE *f, const struct resource_view *v)
+{
+	const struct hagent_resource *r = &v->r;
+
+	kv_str(f, "Resource:", r->name);
+	kv_id(f, r->id);
+	kv_str(f, "Type:", r->type);
+	kv_str(f, "Group:", v->group);
+	kv_str(f, "State:", resource_state_name(r->state));
+	kv_fmt(f, "Sequence:", "%" PRIu32, r->state_seq);
+	kv_fmt(f, "Checkpoint:", "%" PRIu32, r->checkpoint);
+	kv_fmt(f, "Wait hint:", "%" PRIu32 " ms", r->wait_hint_ms);
+	kv_str(f, "Locked:", r->flags & HAGENT_RESOURCE_LOCKED ? "yes" : "no");
+	if (r->monitor_pid > 0)
+		kv_fmt(f, "Monitor PID:", "%" PRId32, r->monitor_pid);
+	else
+		kv_str(f, "Monitor PID:", "-");
+	kv_fmt(f, "Restart count:", "%" PRIu32, r->restart_count);
+	kv_error(f, r->last_error);
+	kv_fmt(f, "Persistent state:", "%" PRId32, r->persistent_state);
+	kv_realtime(f, "State changed:", r->state_change_ns);
+	kv_deadline(f, "Pending deadline:", r->pending_deadline_ns);
+	dependencies_print(f, v);
+	kv_properties(f, &v->properties);
+}
+
+static int group_print(FILE *f, const struct group_view *v)
+{
+	_cleanup_free_ const struct hagent_resource **members = NULL;
+	const struct hagent_group *g = &v->g;
+	struct status_group sg = {.group = g, .n_members = v->n_members};
+
+	members = calloc(v->n_members + 1, sizeof(*members));
+	if (!members)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_members; i++)
+		members[i] = &v->members[i];
+	sg.members = members;
+	kv_str(f, "Group:", g->name);
+	kv_id(f, g->id);
+	kv_str(f, "State:", group_state_name(g->state));
+	kv_fmt(f, "Sequence:", "%" PRIu32, g->state_seq);
+	kv_fmt(f, "Members:", "%zu", v->n_members);
+	kv_fmt(f, "Failover count:", "%" PRIu32, g->failover_count);
+	kv_fmt(f, "Persistent state:", "%" PRId32, g->persistent_state);
+	kv_realtime(f, "State changed:", g->state_change_ns);
+	kv_str(f, "Dependencies:", v->dependency_expression.data ?: "");
+	kv_properties(f, &v->properties);
+	fputc('\n', f);
+	return table_print(f, &sg, 1, NULL, 0);
+}
+
+int show_print(FILE *f, const struct group_view *g, const struct resource_view *r)
+{
+	int ret = 0;
+
+	if (g)
+		ret = group_print(f, g);
+	if (g && r)
+		fputc('\n', f);
+	if (r)
+		resource_print(f, r);
+	return ret;
+}
