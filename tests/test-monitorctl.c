@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * monitorctl's read-only commands, run as a subprocess ($MONITORCTL_BIN)
+ * against a segment this test writes: the test plays hagentd, publishing
+ * with the writer API and serving state.sock in a private runtime dir from
+ * a thread.  Checks the exact output of status and show (text and JSON,
+ * including string escaping), the state names, name lookup, and the exit
+ * codes and messages of every failure, with nothing on stdout then.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hagent/shm.h"
+#include "macro.h"
+#include "shm-layout.h"
+#include "shm-publish.h"
+#include "shm-writer.h"
+#include "test-util.h"
+
+#define MAX_RES 32u
+#define MAX_GRP 8u
+
+extern char **environ;
+
+/* Per-test state (each test runs in its own process). */
+static struct shm_writer *w;
+static char rundir[64];
+static int listen_fd = -EBADF, stop_fd = -EBADF;
+static pthread_t server;
+static _Atomic bool refuse; /* the peer check refuses every reader */
+
+static int peer_check(const struct ucred *peer, void *userdata)
+{
+	(void) peer;
+	(void) userdata;
+	return refuse ? -EPERM : 0;
+}
+
+/* ================================ the agent's part ================================ */
+
+static void *server_main(void *p)
+{
+	(void) p;
+	for (;;) {
+		struct pollfd pf[2] = {
+			{.fd = listen_fd, .events = POLLIN},
+			{.fd = stop_fd, .events = POLLIN},
+		};
+
+		if (poll(pf, 2, -1) < 0)
+			continue;
+		if (pf[1].revents)
+			return NULL;
+		if (pf[0].revents)
+			(void) shm_socket_serve_one(listen_fd, shm_writer_fd(w), peer_check, NULL);
+	}
+}
+
+static void setup(void)
+{
+	struct shm_params p = {
+		.max_resources = MAX_RES,
+		.max_groups = MAX_GRP,
+		.blob_bytes = 64 * SHM_BLOB_CHUNK,
+		.event_capacity = 8,
+	};
+	char path[128];
+
+	ck_assert_int_eq(shm_writer_new(&p, &w), 0);
+	snprintf(rundir, sizeof(rundir), "/tmp/test-monitorctl-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(rundir));
+	snprintf(path, sizeof(path), "%s/%s", rundir, HAGENT_SHM_SOCKET);
+	listen_fd = shm_socket_listen(path, 0600);
+	ck_assert_int_ge(listen_fd, 0);
+	stop_fd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(stop_fd, 0);
+	ck_assert_int_eq(pthread_create(&server, NULL, server_main, NULL), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	ck_assert_int_eq(eventfd_write(stop_fd, 1), 0);
+	ck_assert_int_eq(pthread_join(server, NULL), 0);
+	listen_fd = safe_close(listen_fd);
+	stop_fd = safe_close(stop_fd);
+	w = shm_writer_free(w);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
+	(void) !system(cmd); /* best effort: the directory only holds this test's files */
+}
+
+static void id_make(uint8_t id[SHM_ID_SIZE], uint8_t seed)
+{
+	for (unsigned i = 0; i < SHM_ID_SIZE; i++)
+		id[i] = (uint8_t) (seed + i);
+}
+
+static struct shm_object res(const char *name, const char *type, int32_t state, uint32_t seq,
+			     uint32_t gslot, uint8_t seed)
+{
+	struct shm_object o = {.kind = SHM_KIND_RESOURCE};
+
+	snprintf(o.name, sizeof(o.name), "%s", name);
+	snprintf(o.u.res.type, sizeof(o.u.res.type), "%s", type);
+	id_make(o.id, seed);
+	o.u.res.state = state;
+	o.u.res.state_seq = seq;
+	o.u.res.group_slot = gslot;
+	return o;
+}
+
+static struct shm_blob_ref blob(const void *data, uint32_t len)
+{
+	struct shm_blob_ref ref = {};
+
+	if (len)
+		ck_assert_int_eq(shm_writer_blob_new(w, data, len, &ref), 0);
+	return ref;
+}
+
+/* Puts o; the version takes its own references, ours are dropped. */
+static void put(uint32_t slot, struct shm_object *o)
+{
+	ck_assert_int_eq(shm_writer_put(w, slot, o), 0);
+	if (o->kind == SHM_KIND_RESOURCE) {
+		shm_writer_blob_unref(w, &o->u.res.properties);
+		shm_writer_blob_unref(w, &o->u.res.dependencies);
+	} else {
+		shm_writer_blob_unref(w, &o->u.grp.members);
+		shm_writer_blob_unref(w, &o->u.grp.properties);
+		shm_writer_blob_unref(w, &o->u.grp.dependency_expression);
+	}
+}
+
+static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t seq, uint8_t seed,
+		      const uint32_t *members, uint32_t n)
+{
+	struct shm_object o = {.kind = SHM_KIND_GROUP};
+
+	snprintf(o.name, sizeof(o.name), "%s", name);
+	id_make(o.id, seed);
+	o.u.grp.state = state;
+	o.u.grp.state_seq = seq;
+	o.u.grp.n_members = n;
+	o.u.grp.members = blob(members, n * (uint32_t) sizeof(uint32_t));
+	put(slot, &o);
+}
+
+#define WEIRD_GROUP "q\"b\\c\x01\xc3\xbc" /* quote, backslash, control char, u-umlaut */
+#define WEIRD_RES   "caf\xc3\xa9\xff"	  /* valid UTF-8, then an invalid byte */
+
+/*
+ * The fixed data set: "web" (web-ip, web-server in that member order, the
+ * second locked, pending, with properties and a dependency), WEIRD_GROUP
+ * with WEIRD_RES, and "empty" without members.
+ */
+static void load_fixed(void)
+{
+	static const char props[] = "PendingTimeout=180000\0Command=/bin/echo \"hi\"\0";
+	uint32_t r0 = shm_writer_resource_slot(w, 0), r1 = shm_writer_resource_slot(w, 1);
+	uint32_t r2 = shm_writer_resource_slot(w, 2);
+	uint32_t g0 = shm_writer_group_slot(w, 0), g1 = shm_writer_group_slot(w, 1);
+	uint32_t g2 = shm_writer_group_slot(w, 2);
+	uint32_t web[] = {r0, r1}, weird[] = {r2};
+	struct shm_object o;
+
+	ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+	o = res("web-ip", "IP Address", HAGENT_RESOURCE_ONLINE, 4, g0, 0x00);
+	o.u.res.monitor_pid = 1234;
+	o.u.res.persistent_state = 1;
+	o.u.res.state_change_ns = UINT64_C(1700000000123456789);
+	put(r0, &o);
+	o = res("web-server", "test", HAGENT_RESOURCE_ONLINE_PENDING, 7, g0, 0xa0);
+	o.u.res.flags = SHM_RES_F_LOCKED;
+	o.u.res.checkpoint = 3;
+	o.u.res.wait_hint_ms = 5000;
+	o.u.res.monitor_pid = 1240;
+	o.u.res.restart_count = 1;
+	o.u.res.properties = blob(props, sizeof(props) - 1);
+	o.u.res.dependencies = blob(&r0, sizeof(r0));
+	put(r1, &o);
+	o = res(WEIRD_RES, "test", HAGENT_RESOURCE_FAILED, 2, g1, 0xf0);
+	o.u.res.last_error = -EIO;
+	o.u.res.restart_count = 3;
+	put(r2, &o);
+	put_group(g0, "web", HAGENT_GROUP_ONLINE, 12, 0x10, web, 2);
+	put_group(g1, WEIRD_GROUP, HAGENT_GROUP_FAILED, 3, 0x20, weird, 1);
+	put_group(g2, "empty", HAGENT_GROUP_OFFLINE, 1, 0x30, NULL, 0);
+	ck_assert_int_eq(shm_writer_commit(w), 0);
+}
+
+/* ================================ running monitorctl ================================ */
+
+struct run {
+	int code; /* exit code */
+	char out[16384];
+	char err[8192];
+};
+
+/* Appends what is readable on fd to buf; false at EOF. */
+static bool drain(int fd, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+	ssize_t n;
+
+	ck_assert_uint_lt(len, size - 1);
+	n = read(fd, buf + len, size - 1 - len);
+	ck_assert_int_ge(n, 0);
+	buf[len + (size_t) n] = '\0';
+	return n > 0;
+}
+
+/*
+ * Runs monitorctl with argv (NULL-terminated, without argv[0]); env_dir is
+ * HAGENT_RUNTIME_DIR for it (NULL: unset).  Collects stdout, stderr, exit code.
+ */
+static void run_env(struct run *r, const char *env_dir, const char *const *args)
+{
+	const char *bin = getenv("MONITORCTL_BIN");
+	const char *argv[16] = {"monitorctl"}, *envp[256];
+	char env_entry[256];
+	int out[2], err[2], status;
+	size_t n_env = 0;
+	bool out_open = true, err_open = true;
+	pid_t pid;
+
+	ck_assert_msg(bin, "MONITORCTL_BIN is not set");
+	for (size_t i = 0; args[i]; i++) {
+		ck_assert_uint_lt(i + 2, ELEMENTSOF(argv));
+		argv[i + 1] = args[i];
+	}
+	for (char **e = environ; *e && n_env + 2 < ELEMENTSOF(envp); e++)
+		if (strncmp(*e, "HAGENT_RUNTIME_DIR=", 19) != 0)
+			envp[n_env++] = *e;
+	if (env_dir) {
+		snprintf(env_entry, sizeof(env_entry), "HAGENT_RUNTIME_DIR=%s", env_dir);
+		envp[n_env++] = env_entry;
+	}
+	envp[n_env] = NULL;
+	*r = (struct run){.code = -1};
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* After fork() in a threaded process: only async-signal-safe calls. */
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
+			_exit(127);
+		execve(bin, (char *const *) argv, (char *const *) envp);
+		_exit(127);
+	}
+	safe_close(out[1]);
+	safe_close(err[1]);
+	while (out_open || err_open) {
+		struct pollfd pf[2] = {
+			{.fd = out_open ? out[0] : -1, .events = POLLIN},
+			{.fd = err_open ? err[0] : -1, .events = POLLIN},
+		};
+
+		ck_assert_int_gt(poll(pf, 2, 30000), 0);
+		if (pf[0].revents)
+			out_open = drain(out[0], r->out, sizeof(r->out));
+		if (pf[1].revents)
+			err_open = drain(err[0], r->err, sizeof(r->err));
+	}
+	safe_close(out[0]);
+	safe_close(err[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "monitorctl died: status %d", status);
+	r->code = WEXITSTATUS(status);
+}
+
+/* monitorctl --runtime-dir <the test's dir> args... */
+#define RUN(r, ...)                                                                                \
+	run_env(r, NULL, (const char *const[]){"--runtime-dir", rundir, __VA_ARGS__, NULL})
+
+static void assert_ok(const struct run *r)
+{
+	ck_assert_msg(r->code == 0, "exit %d, stderr: %s", r->code, r->err);
+	ck_assert_str_eq(r->err, "");
+}
+
+/*
+ * Compares stdout with want.  The texts go to stderr, not into the message:
+ * Check cannot pass messages this long.
+ */
+static void assert_out(const struct run *r, const char *want)
+{
+	if (strcmp(r->out, want) == 0)
+		return;
+	fprintf(stderr, "--- expected stdout:\n%s--- got:\n%s---\n", want, r->out);
+	ck_abort_msg("stdout is not the expected text (both are on stderr)");
+}
+
+static void assert_out_has(const struct run *r, const char *want)
+{
+	if (strstr(r->out, want))
+		return;
+	fprintf(stderr, "--- missing:\n%s\n--- in stdout:\n%s---\n", want, r->out);
+	ck_abort_msg("stdout lacks an expected text (both are on stderr)");
+}
+
+/* A failure: the exit code, the stderr text, and nothing on stdout. */
+static void assert_fails(const struct run *r, int code, const char *err)
+{
+	ck_assert_msg(r->code == code, "exit %d, want %d; stderr: %s", r->code, code, r->err);
+	assert_out(r, "");
+	if (err)
+		ck_assert_str_eq(r->err, err);
+}
+
+/* ==================================== status ==================================== */
+
+#define STATUS_TEXT                                                                                \
+	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
+	"web            online          12\n"                                                      \
+	"|- web-ip      online          4    IP Address  1234  0\n"                                \
+	"`- web-server  online-pending  7    test        1240  1         locked, checkpoint 3, "   \
+	"wait hint 5000 ms\n"                                                                      \
+	"q\"b\\c\\x01\xc3\xbc     failed          3\n"                                             \
+	"`- caf\xc3\xa9\xff       failed          2    test        -     3\n"                      \
+	"empty          offline         1\n"
+
+#define WEB_IP_JSON                                                                                \
+	"{\"name\":\"web-ip\",\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"web\","      \
+	"\"type\":\"IP Address\",\"state\":\"online\",\"sequence\":4,\"checkpoint\":0,"            \
+	"\"wait_hint\":0,\"locked\":false,\"monitor_pid\":1234,\"restart_count\":0}"
+#define WEB_SERVER_FIELDS                                                                          \
+	"\"name\":\"web-server\",\"id\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",\"group\":\"web\","   \
+	"\"type\":\"test\",\"state\":\"online-pending\",\"sequence\":7,\"checkpoint\":3,"          \
+	"\"wait_hint\":5000,\"locked\":true,\"monitor_pid\":1240,\"restart_count\":1"
+#define WEIRD_GROUP_JSON "\"q\\\"b\\\\c\\u0001\xc3\xbc\""
+
+#define STATUS_JSON                                                                                \
+	"{\"groups\":["                                                                            \
+	"{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\",\"state\":\"online\","      \
+	"\"sequence\":12,\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS "}]},"                \
+	"{\"name\":" WEIRD_GROUP_JSON ",\"id\":\"202122232425262728292a2b2c2d2e2f\","              \
+	"\"state\":\"failed\",\"sequence\":3,\"resources\":["                                      \
+	"{\"name\":\"caf\xc3\xa9\\ufffd\",\"id\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","            \
+	"\"group\":" WEIRD_GROUP_JSON ",\"type\":\"test\",\"state\":\"failed\",\"sequence\":2,"    \
+	"\"checkpoint\":0,\"wait_hint\":0,\"locked\":false,\"monitor_pid\":0,"                     \
+	"\"restart_count\":3}]},"                                                                  \
+	"{\"name\":\"empty\",\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","   \
+	"\"sequence\":1,\"resources\":[]}]}\n"
+
+/* Claim: status prints every group with its members, in member order, aligned. */
+START_TEST(test_status_text)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "status");
+	assert_ok(&r);
+	assert_out(&r, STATUS_TEXT);
+}
+END_TEST
+
+/*
+ * Claim: status --json is the contract's document, strings escaped (quote,
+ * backslash, control char), UTF-8 passed through, an invalid byte U+FFFD.
+ */
+START_TEST(test_status_json)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "--json", "status");
+	assert_ok(&r);
+	assert_out(&r, STATUS_JSON);
+	RUN(&r, "status", "--json"); /* options after the command work too */
+	assert_ok(&r);
+	assert_out(&r, STATUS_JSON);
+}
+END_TEST
+
+/* Claim: an agent with nothing configured is not an error. */
+START_TEST(test_status_empty)
+{
+	struct run r;
+
+	RUN(&r, "status");
+	assert_ok(&r);
+	assert_out(&r, "No groups.\n");
+	RUN(&r, "--json", "status");
+	assert_ok(&r);
+	assert_out(&r, "{\"groups\":[]}\n");
+}
+END_TEST
+
+/* Claim: every resource and group state has its contract name, in text and JSON. */
+START_TEST(test_state_names)
+{
+	static const struct {
+		int32_t state;
+		const char *name;
+	} rs[] =
+		{
+			{HAGENT_RESOURCE_OFFLINE, "offline"},
+			{HAGENT_RESOURCE_ONLINE_PENDING, "online-pending"},
+			{HAGENT_RESOURCE_ONLINE, "online"},
+			{HAGENT_RESOURCE_OFFLINE_PENDING, "offline-pending"},
+			{HAGENT_RESOURCE_FAILED, "failed"},
+			{HAGENT_RESOURCE_INITIALIZING, "initializing"},
+			{77, "unknown"},
+		},
+	  gs[] = {
+		  {HAGENT_GROUP_ONLINE, "online"},
+		  {HAGENT_GROUP_OFFLINE, "offline"},
+		  {HAGENT_GROUP_FAILED, "failed"},
+		  {HAGENT_GROUP_PARTIAL_ONLINE, "partial-online"},
+		  {HAGENT_GROUP_PENDING, "pending"},
+		  {-1, "unknown"},
+	  };
+	char name[64], want[256];
+	struct run r;
+
+	ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+	for (uint32_t i = 0; i < ELEMENTSOF(gs); i++) {
+		uint32_t slot = shm_writer_resource_slot(w, i);
+		struct shm_object o;
+
+		snprintf(name, sizeof(name), "r-%s", rs[i].name);
+		o = res(name, "t", rs[i].state, 1, shm_writer_group_slot(w, i), 0);
+		put(slot, &o);
+		snprintf(name, sizeof(name), "g-%s", gs[i].name);
+		put_group(shm_writer_group_slot(w, i), name, gs[i].state, 1, 0, &slot, 1);
+	}
+	ck_assert_int_eq(shm_writer_commit(w), 0);
+
+	RUN(&r, "--json", "status");
+	assert_ok(&r);
+	for (size_t i = 0; i < ELEMENTSOF(gs); i++) {
+		snprintf(want, sizeof(want),
+			 "{\"name\":\"g-%s\",\"id\":\"000102030405060708090a0b0c0d0e0f\","
+			 "\"state\":\"%s\",\"sequence\":1,\"resources\":[{\"name\":\"r-%s\","
+			 "\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"g-%s\","
+			 "\"type\":\"t\",\"state\":\"%s\",",
+			 gs[i].name, gs[i].name, rs[i].name, gs[i].name, rs[i].name);
+		assert_out_has(&r, want);
+	}
+	RUN(&r, "status");
+	assert_ok(&r);
+	for (size_t i = 0; i < ELEMENTSOF(gs); i++) {
+		snprintf(want, sizeof(want), "\n`- r-%-17s%-17s1 ", rs[i].name, rs[i].name);
+		assert_out_has(&r, want);
+		snprintf(want, sizeof(want), "\ng-%-20s%-17s1\n", gs[i].name, gs[i].name);
+		assert_out_has(&r, want);
+	}
+	/* The seventh resource state, without a group of its own. */
+	ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+	{
+		struct shm_object o =
+			res("r-unknown", "t", rs[6].state, 1, shm_writer_group_slot(w, 0), 0);
+
+		put(shm_writer_resource_slot(w, 6), &o);
+	}
+	ck_assert_int_eq(shm_writer_commit(w), 0);
+	RUN(&r, "--json", "show", "r-unknown");
+	assert_ok(&r);
+	assert_out_has(&r, "\"group\":\"g-online\",\"type\":\"t\",\"state\":\"unknown\",");
+}
+END_TEST
+
+/* =================================== show =================================== */
+
+#define SHOW_WEB_SERVER                                                                            \
+	"Resource:         web-server\n"                                                           \
+	"Id:               a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"                                     \
+	"Type:             test\n"                                                                 \
+	"Group:            web\n"                                                                  \
+	"State:            online-pending\n"                                                       \
+	"Sequence:         7\n"                                                                    \
+	"Checkpoint:       3\n"                                                                    \
+	"Wait hint:        5000 ms\n"                                                              \
+	"Locked:           yes\n"                                                                  \
+	"Monitor PID:      1240\n"                                                                 \
+	"Restart count:    1\n"                                                                    \
+	"Last error:       none\n"                                                                 \
+	"Persistent state: 0\n"                                                                    \
+	"State changed:    -\n"                                                                    \
+	"Pending deadline: -\n"                                                                    \
+	"Dependencies:     web-ip\n"                                                               \
+	"Properties:\n"                                                                            \
+	"  PendingTimeout = 180000\n"                                                              \
+	"  Command = /bin/echo \"hi\"\n"
+
+#define SHOW_WEB_SERVER_JSON                                                                       \
+	"{\"resource\":{" WEB_SERVER_FIELDS ",\"last_error\":0,\"persistent_state\":0,"            \
+	"\"state_change_ns\":0,\"pending_deadline_ns\":0,\"dependencies\":[\"web-ip\"],"           \
+	"\"properties\":{\"PendingTimeout\":\"180000\",\"Command\":\"/bin/echo \\\"hi\\\"\"}}}\n"
+
+/* Claim: show of a resource prints all its fields, its dependencies and its properties. */
+START_TEST(test_show_resource)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "show", "web-server");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB_SERVER);
+	RUN(&r, "--json", "show", "web-server");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB_SERVER_JSON);
+
+	RUN(&r, "show", "web-ip");
+	assert_ok(&r);
+	assert_out_has(&r, "\nState changed:    2023-11-14T22:13:20.123Z\n");
+	assert_out_has(&r, "\nPersistent state: 1\n");
+	assert_out_has(&r, "\nProperties:       -\n");
+	RUN(&r, "show", WEIRD_RES);
+	assert_ok(&r);
+	assert_out_has(&r, "Resource:         caf\xc3\xa9\xff\n");
+	assert_out_has(&r, "\nGroup:            q\"b\\c\\x01\xc3\xbc\n");
+	assert_out_has(&r, "\nLast error:       -5 (Input/output error)\n");
+	assert_out_has(&r, "\nMonitor PID:      -\n");
+}
+END_TEST
+
+#define SHOW_WEB                                                                                   \
+	"Group:            web\n"                                                                  \
+	"Id:               101112131415161718191a1b1c1d1e1f\n"                                     \
+	"State:            online\n"                                                               \
+	"Sequence:         12\n"                                                                   \
+	"Members:          2\n"                                                                    \
+	"Failover count:   0\n"                                                                    \
+	"Persistent state: 0\n"                                                                    \
+	"State changed:    -\n"                                                                    \
+	"Dependencies:     -\n"                                                                    \
+	"Properties:       -\n"                                                                    \
+	"\n"                                                                                       \
+	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
+	"web            online          12\n"                                                      \
+	"|- web-ip      online          4    IP Address  1234  0\n"                                \
+	"`- web-server  online-pending  7    test        1240  1         locked, checkpoint 3, "   \
+	"wait hint 5000 ms\n"
+
+#define SHOW_WEB_JSON                                                                              \
+	"{\"group\":{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\","                \
+	"\"state\":\"online\",\"sequence\":12,\"failover_count\":0,\"persistent_state\":0,"        \
+	"\"state_change_ns\":0,\"dependency_expression\":null,\"properties\":{},"                  \
+	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS "}]}}\n"
+
+/* Claim: show of a group prints the group and its members, in member order. */
+START_TEST(test_show_group)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "show", "web");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB);
+	RUN(&r, "--json", "show", "web");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB_JSON);
+	RUN(&r, "--json", "show", "empty");
+	assert_ok(&r);
+	assert_out(&r, "{\"group\":{\"name\":\"empty\","
+		       "\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","
+		       "\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,"
+		       "\"state_change_ns\":0,\"dependency_expression\":null,"
+		       "\"properties\":{},\"resources\":[]}}\n");
+}
+END_TEST
+
+/* Claim: names are looked up case-insensitively, for resources and groups. */
+START_TEST(test_show_case)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "show", "WEB-Server");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB_SERVER);
+	RUN(&r, "--json", "show", "wEb");
+	assert_ok(&r);
+	assert_out(&r, SHOW_WEB_JSON);
+	RUN(&r, "show", "CAF\xc3\xa9\xff"); /* ASCII letters fold, the rest must match */
+	assert_ok(&r);
+}
+END_TEST
+
+/* Claim: an unknown name exits 3, names the name on stderr, prints nothing on stdout. */
+START_TEST(test_show_not_found)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "show", "nope");
+	assert_fails(&r, 3, "monitorctl: no resource or group named 'nope'\n");
+	RUN(&r, "--json", "show", "web-i");
+	assert_fails(&r, 3, "monitorctl: no resource or group named 'web-i'\n");
+}
+END_TEST
+
+/* ================================== failures ================================== */
+
+/* Claim: no agent (empty or missing runtime dir) is exit 7, also through HAGENT_RUNTIME_DIR. */
+START_TEST(test_not_running)
+{
+	char empty[64], missing[96], msg[256];
+	struct run r;
+
+	snprintf(empty, sizeof(empty), "/tmp/test-monitorctl-empty-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(empty));
+	snprintf(missing, sizeof(missing), "%s/nonexistent", empty);
+
+	run_env(&r, NULL, (const char *const[]){"--runtime-dir", empty, "status", NULL});
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd is not running (no state socket in %s)\n",
+		 empty);
+	assert_fails(&r, 7, msg);
+	run_env(&r, NULL, (const char *const[]){"--runtime-dir", missing, "show", "x", NULL});
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd is not running (no state socket in %s)\n",
+		 missing);
+	assert_fails(&r, 7, msg);
+	run_env(&r, missing, (const char *const[]){"--json", "status", NULL});
+	assert_fails(&r, 7, msg);
+
+	/* --runtime-dir wins over the environment; the environment alone works. */
+	load_fixed();
+	run_env(&r, missing, (const char *const[]){"--runtime-dir", rundir, "status", NULL});
+	assert_ok(&r);
+	assert_out(&r, STATUS_TEXT);
+	run_env(&r, rundir, (const char *const[]){"--json", "status", NULL});
+	assert_ok(&r);
+	assert_out(&r, STATUS_JSON);
+	ck_assert_int_eq(rmdir(empty), 0);
+}
+END_TEST
+
+/* Claim: a socket nobody listens on (a dead agent's) is exit 7 as well. */
+START_TEST(test_dead_agent)
+{
+	char msg[256];
+	struct run r;
+
+	/* Stop serving: the socket file stays, connections are refused. */
+	ck_assert_int_eq(eventfd_write(stop_fd, 1), 0);
+	ck_assert_int_eq(pthread_join(server, NULL), 0);
+	listen_fd = safe_close(listen_fd);
+	ck_assert_int_eq(eventfd_read(stop_fd, &(eventfd_t){0}), 0);
+	ck_assert_int_eq(pthread_create(&server, NULL, server_main, NULL), 0);
+
+	RUN(&r, "status");
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd is not running (no state socket in %s)\n",
+		 rundir);
+	assert_fails(&r, 7, msg);
+}
+END_TEST
+
+/* Claim: bad options and arguments exit 2 with a message (and usage), nothing on stdout. */
+START_TEST(test_bad_arguments)
+{
+	struct run r;
+
+	load_fixed();
+	RUN(&r, "--bogus", "status");
+	assert_fails(&r, 2, NULL);
+	ck_assert_ptr_nonnull(strstr(r.err, "monitorctl: invalid option '--bogus'\n"));
+	ck_assert_ptr_nonnull(strstr(r.err, "Usage: monitorctl [--runtime-dir DIR] [--json]"));
+	RUN(&r, "-x", "status");
+	assert_fails(&r, 2, NULL);
+	ck_assert_ptr_nonnull(strstr(r.err, "monitorctl: invalid option '-x'\n"));
+	RUN(&r, "--json=yes", "status");
+	assert_fails(&r, 2, NULL);
+	run_env(&r, NULL, (const char *const[]){"status", "--runtime-dir", NULL});
+	assert_fails(&r, 2, NULL);
+	ck_assert_ptr_nonnull(strstr(r.err, "option '--runtime-dir' needs an argument\n"));
+	run_env(&r, NULL, (const char *const[]){NULL});
+	assert_fails(&r, 2, NULL);
+	ck_assert_ptr_nonnull(strstr(r.err, "monitorctl: no command given\n"));
+	RUN(&r, "show");
+	assert_fails(&r, 2, "monitorctl: usage: monitorctl show NAME\n");
+	RUN(&r, "show", "web", "web-ip");
+	assert_fails(&r, 2, "monitorctl: usage: monitorctl show NAME\n");
+	RUN(&r, "status", "web");
+	assert_fails(&r, 2, "monitorctl: usage: monitorctl status\n");
+	RUN(&r, "frobnicate");
+	assert_fails(&r, 2, "monitorctl: unknown command 'frobnicate' (see 'monitorctl --help')\n");
+
+	run_env(&r, NULL, (const char *const[]){"--help", NULL});
+	assert_ok(&r);
+	assert_out_has(&r, "Usage: monitorctl [--runtime-dir DIR] [--json]");
+}
+END_TEST
+
+/* Claim: the commands that need the control API fail with exit 1 and say so; none is faked. */
+START_TEST(test_mutations)
+{
+	static const char *const cmds[][3] = {
+		{"resource", "online", "web-ip"},
+		{"resource", "offline", "web-ip"},
+		{"group", "add", "db"},
+		{"group", "online", "web"},
+	};
+	char msg[256];
+	struct run r;
+
+	load_fixed();
+	for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+		RUN(&r, cmds[i][0], cmds[i][1], cmds[i][2]);
+		snprintf(msg, sizeof(msg),
+			 "monitorctl: '%s %s' needs the control API, which this build does not "
+			 "have\n",
+			 cmds[i][0], cmds[i][1]);
+		assert_fails(&r, 1, msg);
+	}
+	/* Nothing changed. */
+	RUN(&r, "status");
+	assert_ok(&r);
+	assert_out(&r, STATUS_TEXT);
+	RUN(&r, "watch");
+	assert_fails(
+		&r, 1,
+		"monitorctl: 'watch' needs notification ports, which this build does not have\n");
+	RUN(&r, "resource");
+	assert_fails(&r, 2, "monitorctl: 'resource' needs a subcommand\n");
+}
+END_TEST
+
+/* Claim: a segment of another ABI (or no segment at all) is exit 1 with the reader's reason. */
+START_TEST(test_other_abi)
+{
+	struct shm_header *h = (struct shm_header *) shm_writer_header(w);
+	char msg[256];
+	struct run r;
+
+	load_fixed();
+	h->abi_version = SHM_ABI_VERSION + 1; /* the writer's own mapping is writable */
+	RUN(&r, "status");
+	snprintf(msg, sizeof(msg), "monitorctl: cannot read hagentd's state in %s: %s\n", rundir,
+		 hagent_shm_strerror(-EPROTONOSUPPORT));
+	assert_fails(&r, 1, msg);
+	h->abi_version = SHM_ABI_VERSION;
+	h->magic = 0;
+	RUN(&r, "show", "web");
+	snprintf(msg, sizeof(msg), "monitorctl: cannot read hagentd's state in %s: %s\n", rundir,
+		 hagent_shm_strerror(-EPROTO));
+	assert_fails(&r, 1, msg);
+}
+END_TEST
+
+/* Claim: a reader the agent refuses (its peer check) gets exit 4, access denied. */
+START_TEST(test_access_denied)
+{
+	char msg[256];
+	struct run r;
+
+	load_fixed();
+	refuse = true;
+	RUN(&r, "status");
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd refused access to its state in %s\n",
+		 rundir);
+	assert_fails(&r, 4, msg);
+	refuse = false;
+	RUN(&r, "status");
+	assert_ok(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("monitorctl");
+	TCase *tc = tcase_create("monitorctl");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_status_text);
+	tcase_add_test(tc, test_status_json);
+	tcase_add_test(tc, test_status_empty);
+	tcase_add_test(tc, test_state_names);
+	tcase_add_test(tc, test_show_resource);
+	tcase_add_test(tc, test_show_group);
+	tcase_add_test(tc, test_show_case);
+	tcase_add_test(tc, test_show_not_found);
+	tcase_add_test(tc, test_not_running);
+	tcase_add_test(tc, test_dead_agent);
+	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_mutations);
+	tcase_add_test(tc, test_other_abi);
+	tcase_add_test(tc, test_access_denied);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
