@@ -21,22 +21,9 @@ bool res_fsm_is_locked(const struct res_fsm *f)
 
 const char *res_state_to_string(int32_t state)
 {
-	switch (state) {
-	case HAGENT_RESOURCE_INITIALIZING:
-		return "initializing";
-	case HAGENT_RESOURCE_ONLINE:
-		return "online";
-	case HAGENT_RESOURCE_OFFLINE:
-		return "offline";
-	case HAGENT_RESOURCE_FAILED:
-		return "failed";
-	case HAGENT_RESOURCE_ONLINE_PENDING:
-		return "online-pending";
-	case HAGENT_RESOURCE_OFFLINE_PENDING:
-		return "offline-pending";
-	default:
-		return "invalid";
-	}
+	const char *s = hagent_resource_state_to_string(state);
+
+	return s ? s : "invalid";
 }
 
 const char *res_timer_to_string(enum res_timer t)

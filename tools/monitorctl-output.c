@@ -14,40 +14,16 @@
 
 const char *resource_state_name(int32_t state)
 {
-	switch (state) {
-	case HAGENT_RESOURCE_INITIALIZING:
-		return "initializing";
-	case HAGENT_RESOURCE_ONLINE:
-		return "online";
-	case HAGENT_RESOURCE_OFFLINE:
-		return "offline";
-	case HAGENT_RESOURCE_FAILED:
-		return "failed";
-	case HAGENT_RESOURCE_ONLINE_PENDING:
-		return "online-pending";
-	case HAGENT_RESOURCE_OFFLINE_PENDING:
-		return "offline-pending";
-	default:
-		return "unknown";
-	}
+	const char *s = hagent_resource_state_to_string(state);
+
+	return s ? s : "unknown";
 }
 
 const char *group_state_name(int32_t state)
 {
-	switch (state) {
-	case HAGENT_GROUP_ONLINE:
-		return "online";
-	case HAGENT_GROUP_OFFLINE:
-		return "offline";
-	case HAGENT_GROUP_FAILED:
-		return "failed";
-	case HAGENT_GROUP_PARTIAL_ONLINE:
-		return "partial-online";
-	case HAGENT_GROUP_PENDING:
-		return "pending";
-	default:
-		return "unknown";
-	}
+	const char *s = hagent_group_state_to_string(state);
+
+	return s ? s : "unknown";
 }
 
 void id_to_hex(const uint8_t id[HAGENT_ID_SIZE], char ret[ID_HEX_SIZE])

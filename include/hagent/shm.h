@@ -127,6 +127,13 @@ struct hagent_shm_info {
 	bool superseded; /* the writer has published a newer segment: reopen */
 };
 
+/*
+ * The user-visible name of a state, lower case with dashes ("online-pending",
+ * "partial-online"), or NULL for a value that is not a state.
+ */
+const char *hagent_resource_state_to_string(int32_t state);
+const char *hagent_group_state_to_string(int32_t state);
+
 /* Per-handle counters, for diagnostics and benchmarks. */
 struct hagent_shm_stats {
 	uint64_t reads;	   /* completed consistent reads */
