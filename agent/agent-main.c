@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hagentd: arguments, directories, the sd-event loop, sd_notify.  Loads the
+ * configuration, publishes it in the state segment, serves state.sock and
+ * keeps the heartbeat until SIGTERM or SIGINT.  Starting monitors and the
+ * resource lifecycle are not wired yet: every resource stays Initializing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "agent-model.h"
+#include "agent-publish.h"
+#include "agent-socket.h"
+#include "config-store.h"
+#include "log.h"
+#include "macro.h"
+#include "shm-writer.h"
+
+#define DEFAULT_RUNTIME_DIR "/run/hagent"
+#define DEFAULT_STATE_DIR   "/var/lib/hagent"
+
+static const char *arg_runtime_dir = NULL;
+static const char *arg_state_dir = NULL;
+
+/* Everything the running agent owns; freed in reverse order of creation. */
+struct agent {
+	sd_event *event;
+	struct shm_writer *writer;
+	struct agent_socket *socket;
+	struct agent_model *model;
+	sd_event_source *heartbeat;
+};
+
+static void agent_done(struct agent *a)
+{
+	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
+	a->socket = agent_socket_free(a->socket);
+	a->model = agent_model_free(a->model);
+	a->writer = shm_writer_free(a->writer);
+	a->event = sd_event_unref(a->event);
+}
+
+static void help(void)
+{
+	printf("Usage: hagentd [OPTIONS]\n\n"
+	       "The hagent high-availability agent.\n\n"
+	       "  -h --help               show this help\n"
+	       "     --version            show the version\n"
+	       "     --runtime-dir DIR    state segment socket (env HAGENT_RUNTIME_DIR,\n"
+	       "                          default " DEFAULT_RUNTIME_DIR ")\n"
+	       "     --state-dir DIR      configuration database (env HAGENT_STATE_DIR,\n"
+	       "                          default " DEFAULT_STATE_DIR ")\n");
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *e = getenv(name);
+
+	return e && *e ? e : fallback;
+}
+
+/* 1: exit with success (--help, --version); 0: run; -EINVAL: bad arguments. */
+static int parse_argv(int argc, char *argv[])
+{
+	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR };
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, ARG_VERSION},
+		{"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
+		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return 1;
+		case ARG_VERSION:
+			printf("hagentd %s\n", HAGENT_VERSION);
+			return 1;
+		case ARG_RUNTIME_DIR:
+			arg_runtime_dir = optarg;
+			break;
+		case ARG_STATE_DIR:
+			arg_state_dir = optarg;
+			break;
+		default:
+			return -EINVAL; /* getopt printed why */
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(-EINVAL, "Unexpected argument '%s'.", argv[optind]);
+	if (!arg_runtime_dir)
+		arg_runtime_dir = env_or("HAGENT_RUNTIME_DIR", DEFAULT_RUNTIME_DIR);
+	if (!arg_state_dir)
+		arg_state_dir = env_or("HAGENT_STATE_DIR", DEFAULT_STATE_DIR);
+	if (!*arg_runtime_dir || !*arg_state_dir)
+		return log_error_errno(-EINVAL,
+				       "The runtime and state directories must not be empty.");
+	return 0;
+}
+
+/* Creates path with mode unless it exists; it must then be a directory. */
+static int dir_ensure(const char *what, const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "Failed to create the %s directory %s: %m", what,
+				       path);
+	if (stat(path, &st) < 0)
+		return log_error_errno(-errno, "Failed to access the %s directory %s: %m", what,
+				       path);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(-ENOTDIR, "The %s directory %s is not a directory.", what,
+				       path);
+	return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void) userdata;
+	log_info("Received %s, stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int event_setup(struct agent *a)
+{
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	r = -sigprocmask(SIG_BLOCK, &mask, NULL); /* sd_event_add_signal() requires it */
+	if (r < 0)
+		return log_error_errno(-errno, "Failed to block SIGTERM and SIGINT: %m");
+	r = sd_event_default(&a->event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the event loop: %m");
+	r = sd_event_add_signal(a->event, NULL, SIGTERM, on_signal, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(a->event, NULL, SIGINT, on_signal, NULL);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch SIGTERM and SIGINT: %m");
+	r = sd_event_set_watchdog(a->event, true);
+	if (r < 0)
+		return log_error_errno(r, "Failed to enable the watchdog: %m");
+	return 0;
+}
+
+static int config_explain(int r)
+{
+	if (r == -EBADMSG)
+		return log_error_errno(r,
+				       "The configuration database %s/hagent.db is not a "
+				       "database or is corrupt: %m",
+				       arg_state_dir);
+	if (r == -EPROTONOSUPPORT)
+		return log_error_errno(r,
+				       "The configuration database %s/hagent.db was written by "
+				       "a newer hagent: %m",
+				       arg_state_dir);
+	return log_error_errno(r, "Failed to load the configuration database %s/hagent.db: %m",
+			       arg_state_dir);
+}
+
+static int model_load(struct agent *a, const struct shm_params *p)
+{
+	_cleanup_(config_store_freep) struct config_store *store = NULL;
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	int r;
+
+	r = config_store_open(arg_state_dir, &store);
+	if (r < 0)
+		return config_explain(r);
+	r = config_store_load(store, &snap);
+	if (r < 0)
+		return config_explain(r);
+	r = agent_model_new(snap, a->writer, p->max_resources, p->max_groups, &a->model);
+	if (r == -E2BIG)
+		return log_error_errno(r,
+				       "The configuration has more than %u resources or %u "
+				       "groups.",
+				       p->max_resources, p->max_groups);
+	if (r < 0)
+		return log_error_errno(r, "Failed to build the model from the configuration: %m");
+	return 0;
+}
+
+static int agent_start(struct agent *a)
+{
+	struct shm_params p;
+	int r;
+
+	shm_params_default(&p);
+	r = shm_writer_new(&p, &a->writer);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the state segment: %m");
+	/* Listen first: a second agent on this runtime dir stops before touching anything. */
+	r = agent_socket_new(a->event, arg_runtime_dir, shm_writer_fd(a->writer), &a->socket);
+	if (r == -EADDRINUSE)
+		return log_error_errno(r, "Another hagentd serves %s.", arg_runtime_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s/state.sock: %m", arg_runtime_dir);
+	(void) sd_notify(false, "STATUS=Loading the configuration.");
+	r = model_load(a, &p);
+	if (r < 0)
+		return r;
+	r = agent_publish_all(a->writer, a->model);
+	if (r < 0)
+		return log_error_errno(r, "Failed to publish the state segment: %m");
+	r = agent_heartbeat_start(a->event, a->writer, &a->heartbeat);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start the heartbeat: %m");
+	return 0;
+}
+
+static int run(void)
+{
+	_cleanup_(agent_done) struct agent a = {};
+	int r;
+
+	r = dir_ensure("runtime", arg_runtime_dir, 0755);
+	if (r >= 0)
+		r = dir_ensure("state", arg_state_dir, 0700);
+	if (r >= 0)
+		r = event_setup(&a);
+	if (r >= 0)
+		r = agent_start(&a);
+	if (r < 0)
+		return r;
+	log_info("Serving %zu groups and %zu resources in %s.", a.model->n_groups,
+		 a.model->n_resources, arg_runtime_dir);
+	(void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu groups and %zu resources.",
+			  a.model->n_groups, a.model->n_resources);
+	r = sd_event_loop(a.event);
+	(void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
+	if (r < 0)
+		return log_error_errno(r, "Event loop failed: %m");
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	int r;
+
+	r = parse_argv(argc, argv);
+	if (r != 0)
+		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	r = run();
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * hagentd's in-memory model: the groups and resources of the configuration
+ * with their segment slots and their volatile state.  Built from one
+ * config_store_load() snapshot; owned by the agent's main loop (one thread).
+ * Group states are derived from member states (semantics.md §5.1).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config-store.h"
+#include "macro.h"
+#include "shm-layout.h"
+
+struct shm_writer;
+
+struct agent_resource {
+	uint8_t id[SHM_ID_SIZE];
+	char name[SHM_NAME_MAX];
+	char type[SHM_TYPE_MAX];
+	uint32_t slot;
+	size_t group;  /* index into agent_model.groups */
+	int32_t state; /* enum hagent_resource_state */
+	uint32_t state_seq;
+	int32_t persistent_state; /* enum config_target */
+	char *props;		  /* effective properties, "key=value\0" each */
+	uint32_t props_len;
+	size_t *deps; /* providers, indexes into agent_model.resources */
+	size_t n_deps;
+};
+
+struct agent_group {
+	uint8_t id[SHM_ID_SIZE];
+	char name[SHM_NAME_MAX];
+	uint32_t slot;
+	int32_t state; /* enum hagent_group_state */
+	uint32_t state_seq;
+	int32_t persistent_state;
+	size_t *members; /* indexes into agent_model.resources, in configuration order */
+	size_t n_members;
+};
+
+struct agent_model {
+	struct agent_group *groups;
+	size_t n_groups;
+	struct agent_resource *resources;
+	size_t n_resources;
+};
+
+/*
+ * Builds the model of snap: resource i gets shm_writer_resource_slot(w, i),
+ * group i shm_writer_group_slot(w, i); every resource starts Initializing
+ * (its monitor has not been started) with state_seq 1; groups get their
+ * derived state, state_seq 1.  -E2BIG: more objects than the segment holds;
+ * -EBADMSG: the snapshot references an unknown group, type or resource.
+ */
+int agent_model_new(const struct config_snapshot *snap, const struct shm_writer *w,
+		    uint32_t max_resources, uint32_t max_groups, struct agent_model **ret);
+struct agent_model *agent_model_free(struct agent_model *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_model *, agent_model_free);
+
+/* The group state of semantics.md §5.1 from the current member states. */
+int32_t agent_group_derive_state(const struct agent_model *m, const struct agent_group *g);

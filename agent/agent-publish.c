@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Writes the model into the segment: records with their blobs (members,
+ * properties, dependencies), ADDED events, and the periodic heartbeat.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent-publish.h"
+#include "hagent/shm.h"
+
+#define AGENT_HEARTBEAT_ACCURACY_USEC 1000 /* 0 would mean sd-event's default, 250 ms */
+
+static int blob_make(struct shm_writer *w, const void *data, size_t len, struct shm_blob_ref *ret)
+{
+	*ret = (struct shm_blob_ref){};
+	if (len == 0)
+		return 0; /* blob_id 0: no data */
+	if (len > SHM_BLOB_MAX)
+		return -E2BIG;
+	return shm_writer_blob_new(w, data, (uint32_t) len, ret);
+}
+
+static int event_add(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
+		     uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE])
+{
+	struct shm_event e = {
+		.change = change,
+		.slot = slot,
+		.kind = kind,
+		.state_seq = state_seq,
+		.state = state,
+	};
+
+	memcpy(e.id, id, SHM_ID_SIZE);
+	return shm_writer_event(w, &e);
+}
+
+static int resource_put(struct shm_writer *w, const struct agent_model *m,
+			const struct agent_resource *r)
+{
+	struct shm_object o = {.kind = SHM_KIND_RESOURCE};
+	_cleanup_free_ uint32_t *deps = calloc(r->n_deps ?: 1, sizeof(uint32_t));
+	int k;
+
+	if (!deps)
+		return -ENOMEM;
+	memcpy(o.id, r->id, SHM_ID_SIZE);
+	memcpy(o.name, r->name, SHM_NAME_MAX);
+	memcpy(o.u.res.type, r->type, SHM_TYPE_MAX);
+	o.u.res.state = r->state;
+	o.u.res.state_seq = r->state_seq;
+	o.u.res.group_slot = m->groups[r->group].slot;
+	o.u.res.persistent_state = r->persistent_state;
+	o.u.res.state_change_ns = (uint64_t) time(NULL) * UINT64_C(1000000000);
+	for (size_t i = 0; i < r->n_deps; i++)
+		deps[i] = m->resources[r->deps[i]].slot;
+	k = blob_make(w, r->props, r->props_len, &o.u.res.properties);
+	if (k >= 0)
+		k = blob_make(w, deps, r->n_deps * sizeof(uint32_t), &o.u.res.dependencies);
+	if (k >= 0)
+		k = shm_writer_put(w, r->slot, &o);
+	/* The version holds its own references now (or, on failure, never took any). */
+	shm_writer_blob_unref(w, &o.u.res.properties);
+	shm_writer_blob_unref(w, &o.u.res.dependencies);
+	if (k < 0)
+		return k;
+	return event_add(w, AGENT_CHANGE_RESOURCE_ADDED, r->slot, SHM_KIND_RESOURCE, r->state_seq,
+			 r->state, r->id);
+}
+
+static int group_put(struct shm_writer *w, const struct agent_model *m, const struct agent_group *g)
+{
+	struct shm_object o = {.kind = SHM_KIND_GROUP};
+	_cleanup_free_ uint32_t *members = calloc(g->n_members ?: 1, sizeof(uint32_t));
+	int k;
+
+	if (!members)
+		return -ENOMEM;
+	memcpy(o.id, g->id, SHM_ID_SIZE);
+	memcpy(o.name, g->name, SHM_NAME_MAX);
+	o.u.grp.state = g->state;
+	o.u.grp.state_seq = g->state_seq;
+	o.u.grp.persistent_state = g->persistent_state;
+	o.u.grp.n_members = (uint32_t) g->n_members;
+	o.u.grp.state_change_ns = (uint64_t) time(NULL) * UINT64_C(1000000000);
+	for (size_t i = 0; i < g->n_members; i++)
+		members[i] = m->resources[g->members[i]].slot;
+	k = blob_make(w, members, g->n_members * sizeof(uint32_t), &o.u.grp.members);
+	if (k >= 0)
+		k = shm_writer_put(w, g->slot, &o);
+	shm_writer_blob_unref(w, &o.u.grp.members);
+	if (k < 0)
+		return k;
+	return event_add(w, AGENT_CHANGE_GROUP_ADDED, g->slot, SHM_KIND_GROUP, g->state_seq,
+			 g->state, g->id);
+}
+
+int agent_publish_all(struct shm_writer *w, const struct agent_model *m)
+{
+	int r;
+
+	r = shm_writer_begin(w, NULL);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < m->n_resources; i++) {
+		r = resource_put(w, m, &m->resources[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < m->n_groups; i++) {
+		r = group_put(w, m, &m->groups[i]);
+		if (r < 0)
+			return r;
+	}
+	return shm_writer_commit(w);
+}
+
+static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct shm_writer *w = userdata;
+
+	int r;
+
+	shm_writer_heartbeat(w);
+	r = sd_event_source_set_time(s, usec + AGENT_HEARTBEAT_USEC);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(s, SD_EVENT_ON); /* time sources are one-shot */
+}
+
+int agent_heartbeat_start(sd_event *e, struct shm_writer *w, sd_event_source **ret)
+{
+	uint64_t now;
+	int r;
+
+	shm_writer_heartbeat(w);
+	r = sd_event_now(e, CLOCK_MONOTONIC, &now);
+	if (r < 0)
+		return r;
+	return sd_event_add_time(e, ret, CLOCK_MONOTONIC, now + AGENT_HEARTBEAT_USEC,
+				 AGENT_HEARTBEAT_ACCURACY_USEC, on_heartbeat, w);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Publishing hagentd's model into the state segment (the writer side of
+ * docs/shm-layout.md), and the heartbeat readers use to tell a live agent
+ * from a dead one.  Main-loop thread only.
+ */
+
+#include <systemd/sd-event.h>
+
+#include "agent-model.h"
+#include "shm-writer.h"
+
+#define AGENT_CHANGE_RESOURCE_ADDED UINT32_C(0x00000400) /* semantics.md §7.2 */
+#define AGENT_CHANGE_GROUP_ADDED    UINT32_C(0x00004000)
+
+#define AGENT_HEARTBEAT_USEC (100 * 1000) /* 100 ms */
+
+/*
+ * Writes every resource and group of m in one transaction, with one
+ * RESOURCE_ADDED / GROUP_ADDED event per object.  Used once, at start: on
+ * failure the transaction is left open and the agent must not continue.
+ */
+int agent_publish_all(struct shm_writer *w, const struct agent_model *m);
+
+/*
+ * Stores the heartbeat now and then every AGENT_HEARTBEAT_USEC
+ * (CLOCK_MONOTONIC) from e.  *ret (the timer source) is owned by the caller;
+ * w must outlive it.
+ */
+int agent_heartbeat_start(sd_event *e, struct shm_writer *w, sd_event_source **ret);
