@@ -2,8 +2,10 @@
 /*
  * hagentd: arguments, directories, the sd-event loop, sd_notify.  Loads the
  * configuration, publishes it in the state segment, serves state.sock and
- * keeps the heartbeat until SIGTERM or SIGINT.  Starting monitors and the
- * resource lifecycle are not wired yet: every resource stays Initializing.
+ * keeps the heartbeat until SIGTERM or SIGINT; runs the resources' lifecycle
+ * (agent-resource.h): a monitor each, Online for those whose persistent state
+ * is online.  On SIGTERM or SIGINT the monitors get SIGTERM and hagentd exits
+ * once they are gone (at most AGENT_STOP_TIMEOUT_USEC later).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,7 @@
 
 #include "agent-model.h"
 #include "agent-publish.h"
+#include "agent-resource.h"
 #include "agent-socket.h"
 #include "config-store.h"
 #include "log.h"
@@ -25,9 +28,15 @@
 
 #define DEFAULT_RUNTIME_DIR "/run/hagent"
 #define DEFAULT_STATE_DIR   "/var/lib/hagent"
+#ifndef DEFAULT_MONITOR_DIR
+#define DEFAULT_MONITOR_DIR "/usr/libexec/hagent/monitors" /* meson passes the real one */
+#endif
+
+#define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000) /* for the monitors to exit */
 
 static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
+static const char *arg_monitor_dir = NULL;
 
 /* Everything the running agent owns; freed in reverse order of creation. */
 struct agent {
@@ -35,11 +44,13 @@ struct agent {
 	struct shm_writer *writer;
 	struct agent_socket *socket;
 	struct agent_model *model;
+	struct agent_resources *resources;
 	sd_event_source *heartbeat;
 };
 
 static void agent_done(struct agent *a)
 {
+	a->resources = agent_resources_free(a->resources);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
 	a->socket = agent_socket_free(a->socket);
 	a->model = agent_model_free(a->model);
@@ -56,7 +67,9 @@ static void help(void)
 	       "     --runtime-dir DIR    state segment socket (env HAGENT_RUNTIME_DIR,\n"
 	       "                          default " DEFAULT_RUNTIME_DIR ")\n"
 	       "     --state-dir DIR      configuration database (env HAGENT_STATE_DIR,\n"
-	       "                          default " DEFAULT_STATE_DIR ")\n");
+	       "                          default " DEFAULT_STATE_DIR ")\n"
+	       "     --monitor-dir DIR    monitor programs hamon-<type> (env HAGENT_MONITOR_DIR,\n"
+	       "                          default " DEFAULT_MONITOR_DIR ")\n");
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -69,12 +82,13 @@ static const char *env_or(const char *name, const char *fallback)
 /* 1: exit with success (--help, --version); 0: run; -EINVAL: bad arguments. */
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR };
+	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_MONITOR_DIR };
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
 		{"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
 		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
+		{"monitor-dir", required_argument, NULL, ARG_MONITOR_DIR},
 		{},
 	};
 	int c;
@@ -93,6 +107,9 @@ static int parse_argv(int argc, char *argv[])
 		case ARG_STATE_DIR:
 			arg_state_dir = optarg;
 			break;
+		case ARG_MONITOR_DIR:
+			arg_monitor_dir = optarg;
+			break;
 		default:
 			return -EINVAL; /* getopt printed why */
 		}
@@ -103,9 +120,12 @@ static int parse_argv(int argc, char *argv[])
 		arg_runtime_dir = env_or("HAGENT_RUNTIME_DIR", DEFAULT_RUNTIME_DIR);
 	if (!arg_state_dir)
 		arg_state_dir = env_or("HAGENT_STATE_DIR", DEFAULT_STATE_DIR);
-	if (!*arg_runtime_dir || !*arg_state_dir)
+	if (!arg_monitor_dir)
+		arg_monitor_dir = env_or("HAGENT_MONITOR_DIR", DEFAULT_MONITOR_DIR);
+	if (!*arg_runtime_dir || !*arg_state_dir || !*arg_monitor_dir)
 		return log_error_errno(-EINVAL,
-				       "The runtime and state directories must not be empty.");
+				       "The runtime, state and monitor directories must not be "
+				       "empty.");
 	return 0;
 }
 
@@ -128,8 +148,11 @@ static int dir_ensure(const char *what, const char *path, mode_t mode)
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	(void) userdata;
+	struct agent *a = userdata;
+
 	log_info("Received %s, stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (a->resources)
+		return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -147,9 +170,9 @@ static int event_setup(struct agent *a)
 	r = sd_event_default(&a->event);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the event loop: %m");
-	r = sd_event_add_signal(a->event, NULL, SIGTERM, on_signal, NULL);
+	r = sd_event_add_signal(a->event, NULL, SIGTERM, on_signal, a);
 	if (r >= 0)
-		r = sd_event_add_signal(a->event, NULL, SIGINT, on_signal, NULL);
+		r = sd_event_add_signal(a->event, NULL, SIGINT, on_signal, a);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch SIGTERM and SIGINT: %m");
 	r = sd_event_set_watchdog(a->event, true);
@@ -222,6 +245,9 @@ static int agent_start(struct agent *a)
 	r = agent_heartbeat_start(a->event, a->writer, &a->heartbeat);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start the heartbeat: %m");
+	r = agent_resources_new(a->event, a->writer, a->model, arg_monitor_dir, &a->resources);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the resources: %m");
 	return 0;
 }
 
@@ -243,6 +269,7 @@ static int run(void)
 		 a.model->n_resources, arg_runtime_dir);
 	(void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu groups and %zu resources.",
 			  a.model->n_groups, a.model->n_resources);
+	agent_resources_start(a.resources);
 	r = sd_event_loop(a.event);
 	(void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
 	if (r < 0)

@@ -167,6 +167,7 @@ static int resource_build(const struct config_snapshot *snap, const struct shm_w
 	r->state = HAGENT_RESOURCE_INITIALIZING; /* the monitor is not started yet */
 	r->state_seq = 1;
 	r->persistent_state = (int32_t) cr->target;
+	r->common = cr->common;
 	m->groups[g].members[m->groups[g].n_members++] = i;
 	return props_build(cr, r);
 }

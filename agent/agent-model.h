@@ -8,11 +8,13 @@
  * Group states are derived from member states (semantics.md §5.1).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config-store.h"
 #include "macro.h"
+#include "resource-props.h"
 #include "shm-layout.h"
 
 struct shm_writer;
@@ -30,6 +32,16 @@ struct agent_resource {
 	uint32_t props_len;
 	size_t *deps; /* providers, indexes into agent_model.resources */
 	size_t n_deps;
+	struct res_props common; /* the common properties, for the state machine */
+
+	/* Volatile state besides state and state_seq, as the segment shows it. */
+	uint64_t state_change_ns; /* CLOCK_REALTIME of the last state change, 0: now */
+	uint64_t pending_deadline_ns;
+	uint32_t checkpoint, wait_hint_ms;
+	int32_t monitor_pid; /* 0: none */
+	uint32_t restart_count;
+	int32_t last_error;
+	bool locked;
 };
 
 struct agent_group {
@@ -38,6 +50,7 @@ struct agent_group {
 	uint32_t slot;
 	int32_t state; /* enum hagent_group_state */
 	uint32_t state_seq;
+	uint64_t state_change_ns; /* CLOCK_REALTIME of the last state change, 0: now */
 	int32_t persistent_state;
 	size_t *members; /* indexes into agent_model.resources, in configuration order */
 	size_t n_members;

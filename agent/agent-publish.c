@@ -23,8 +23,8 @@ static int blob_make(struct shm_writer *w, const void *data, size_t len, struct 
 	return shm_writer_blob_new(w, data, (uint32_t) len, ret);
 }
 
-static int event_add(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
-		     uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE])
+int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
+			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE])
 {
 	struct shm_event e = {
 		.change = change,
@@ -38,8 +38,17 @@ static int event_add(struct shm_writer *w, uint32_t change, uint32_t slot, uint3
 	return shm_writer_event(w, &e);
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* The record of r; an event with change (and r's state) unless change is 0. */
 static int resource_put(struct shm_writer *w, const struct agent_model *m,
-			const struct agent_resource *r)
+			const struct agent_resource *r, uint32_t change)
 {
 	struct shm_object o = {.kind = SHM_KIND_RESOURCE};
 	_cleanup_free_ uint32_t *deps = calloc(r->n_deps ?: 1, sizeof(uint32_t));
@@ -54,7 +63,14 @@ static int resource_put(struct shm_writer *w, const struct agent_model *m,
 	o.u.res.state_seq = r->state_seq;
 	o.u.res.group_slot = m->groups[r->group].slot;
 	o.u.res.persistent_state = r->persistent_state;
-	o.u.res.state_change_ns = (uint64_t) time(NULL) * UINT64_C(1000000000);
+	o.u.res.state_change_ns = r->state_change_ns ?: realtime_ns();
+	o.u.res.pending_deadline_ns = r->pending_deadline_ns;
+	o.u.res.checkpoint = r->checkpoint;
+	o.u.res.wait_hint_ms = r->wait_hint_ms;
+	o.u.res.monitor_pid = r->monitor_pid;
+	o.u.res.restart_count = r->restart_count;
+	o.u.res.last_error = r->last_error;
+	o.u.res.flags = r->locked ? SHM_RES_F_LOCKED : 0;
 	for (size_t i = 0; i < r->n_deps; i++)
 		deps[i] = m->resources[r->deps[i]].slot;
 	k = blob_make(w, r->props, r->props_len, &o.u.res.properties);
@@ -65,13 +81,14 @@ static int resource_put(struct shm_writer *w, const struct agent_model *m,
 	/* The version holds its own references now (or, on failure, never took any). */
 	shm_writer_blob_unref(w, &o.u.res.properties);
 	shm_writer_blob_unref(w, &o.u.res.dependencies);
-	if (k < 0)
+	if (k < 0 || change == 0)
 		return k;
-	return event_add(w, AGENT_CHANGE_RESOURCE_ADDED, r->slot, SHM_KIND_RESOURCE, r->state_seq,
-			 r->state, r->id);
+	return agent_publish_event(w, change, r->slot, SHM_KIND_RESOURCE, r->state_seq, r->state,
+				   r->id);
 }
 
-static int group_put(struct shm_writer *w, const struct agent_model *m, const struct agent_group *g)
+static int group_put(struct shm_writer *w, const struct agent_model *m, const struct agent_group *g,
+		     uint32_t change)
 {
 	struct shm_object o = {.kind = SHM_KIND_GROUP};
 	_cleanup_free_ uint32_t *members = calloc(g->n_members ?: 1, sizeof(uint32_t));
@@ -85,17 +102,17 @@ static int group_put(struct shm_writer *w, const struct agent_model *m, const st
 	o.u.grp.state_seq = g->state_seq;
 	o.u.grp.persistent_state = g->persistent_state;
 	o.u.grp.n_members = (uint32_t) g->n_members;
-	o.u.grp.state_change_ns = (uint64_t) time(NULL) * UINT64_C(1000000000);
+	o.u.grp.state_change_ns = g->state_change_ns ?: realtime_ns();
 	for (size_t i = 0; i < g->n_members; i++)
 		members[i] = m->resources[g->members[i]].slot;
 	k = blob_make(w, members, g->n_members * sizeof(uint32_t), &o.u.grp.members);
 	if (k >= 0)
 		k = shm_writer_put(w, g->slot, &o);
 	shm_writer_blob_unref(w, &o.u.grp.members);
-	if (k < 0)
+	if (k < 0 || change == 0)
 		return k;
-	return event_add(w, AGENT_CHANGE_GROUP_ADDED, g->slot, SHM_KIND_GROUP, g->state_seq,
-			 g->state, g->id);
+	return agent_publish_event(w, change, g->slot, SHM_KIND_GROUP, g->state_seq, g->state,
+				   g->id);
 }
 
 int agent_publish_all(struct shm_writer *w, const struct agent_model *m)
@@ -106,16 +123,28 @@ int agent_publish_all(struct shm_writer *w, const struct agent_model *m)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m->n_resources; i++) {
-		r = resource_put(w, m, &m->resources[i]);
+		r = resource_put(w, m, &m->resources[i], AGENT_CHANGE_RESOURCE_ADDED);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < m->n_groups; i++) {
-		r = group_put(w, m, &m->groups[i]);
+		r = group_put(w, m, &m->groups[i], AGENT_CHANGE_GROUP_ADDED);
 		if (r < 0)
 			return r;
 	}
 	return shm_writer_commit(w);
+}
+
+int agent_publish_resource(struct shm_writer *w, const struct agent_model *m, size_t i,
+			   uint32_t change)
+{
+	return resource_put(w, m, &m->resources[i], change);
+}
+
+int agent_publish_group(struct shm_writer *w, const struct agent_model *m, size_t i,
+			uint32_t change)
+{
+	return group_put(w, m, &m->groups[i], change);
 }
 
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata)

@@ -14,6 +14,8 @@
 
 #define AGENT_CHANGE_RESOURCE_ADDED UINT32_C(0x00000400) /* semantics.md §7.2 */
 #define AGENT_CHANGE_GROUP_ADDED    UINT32_C(0x00004000)
+#define AGENT_CHANGE_RESOURCE_STATE UINT32_C(0x00000100)
+#define AGENT_CHANGE_GROUP_STATE    UINT32_C(0x00001000)
 
 #define AGENT_HEARTBEAT_USEC (100 * 1000) /* 100 ms */
 
@@ -23,6 +25,20 @@
  * failure the transaction is left open and the agent must not continue.
  */
 int agent_publish_all(struct shm_writer *w, const struct agent_model *m);
+
+/*
+ * Inside an open transaction (shm_writer_begin()): writes the record of
+ * resource (group) i of m again, with one event of kind change (and the
+ * object's state and state_seq) unless change is 0.
+ */
+int agent_publish_resource(struct shm_writer *w, const struct agent_model *m, size_t i,
+			   uint32_t change);
+int agent_publish_group(struct shm_writer *w, const struct agent_model *m, size_t i,
+			uint32_t change);
+
+/* Inside an open transaction: one event (kind: SHM_KIND_RESOURCE or SHM_KIND_GROUP). */
+int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
+			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE]);
 
 /*
  * Stores the heartbeat now and then every AGENT_HEARTBEAT_USEC

@@ -108,7 +108,10 @@ static pid_t agent_start_with(const char *state, const char *log, const char *no
 			unsetenv("NOTIFY_SOCKET");
 		unsetenv("JOURNAL_STREAM");
 		umask(022);
-		execl(bin, bin, "--runtime-dir", rundir, "--state-dir", state, (char *) NULL);
+		/* No monitor programs there: no monitor outlives a test (test-hagentd-lifecycle).
+		 */
+		execl(bin, bin, "--runtime-dir", rundir, "--state-dir", state, "--monitor-dir",
+		      "/nonexistent", (char *) NULL);
 		_exit(98);
 	}
 	ck_assert_uint_lt(n_agents, MAX_AGENTS);
@@ -227,8 +230,9 @@ static void check_group(hagent_shm *s, const struct hagent_shm_table *t, const c
 	uint32_t slots[8];
 	size_t len = blob(s, &g->members, slots, sizeof(slots));
 
-	ck_assert_int_eq(g->state, HAGENT_GROUP_OFFLINE);
-	ck_assert_uint_eq(g->state_seq, 1);
+	/* Offline at first, Failed once the members' monitors are found missing. */
+	ck_assert(g->state == HAGENT_GROUP_OFFLINE || g->state == HAGENT_GROUP_FAILED);
+	ck_assert_uint_ge(g->state_seq, 1);
 	ck_assert_uint_eq(g->n_members, n);
 	ck_assert_uint_eq(len, n * sizeof(uint32_t));
 	for (size_t i = 0; i < n; i++) {
@@ -252,8 +256,10 @@ static void check_table(hagent_shm *s)
 	ck_assert_uint_eq(t->n_groups, 2);
 	ck_assert_uint_eq(t->n_resources, 3);
 	for (size_t i = 0; i < t->n_resources; i++) {
-		ck_assert_int_eq(t->resources[i].state, HAGENT_RESOURCE_INITIALIZING);
-		ck_assert_uint_eq(t->resources[i].state_seq, 1);
+		int32_t st = t->resources[i].state;
+
+		ck_assert(st == HAGENT_RESOURCE_INITIALIZING || st == HAGENT_RESOURCE_FAILED);
+		ck_assert_uint_ge(t->resources[i].state_seq, 1);
 	}
 	check_group(s, t, "web", web, 2);
 	check_group(s, t, "db", db, 1);
@@ -275,7 +281,10 @@ static void check_table(hagent_shm *s)
 	hagent_shm_table_free(t);
 }
 
-/* One ADDED event per object: three RESOURCE_ADDED (0x400), two GROUP_ADDED (0x4000). */
+/*
+ * One ADDED event per object first: three RESOURCE_ADDED (0x400), two
+ * GROUP_ADDED (0x4000); the state changes follow.
+ */
 static void check_events(hagent_shm *s)
 {
 	unsigned res = 0, grp = 0;
@@ -290,7 +299,6 @@ static void check_events(hagent_shm *s)
 	}
 	ck_assert_uint_eq(res, 3);
 	ck_assert_uint_eq(grp, 2);
-	ck_assert_int_eq(hagent_shm_read_event(s, 5, &e), -EAGAIN);
 }
 
 static void check_heartbeat(hagent_shm *s)

@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Drives each resource's state machine: feeds it the channel's statuses, its
+ * timers and its monitor's death, executes the actions it returns (posts,
+ * timers, monitor processes) and publishes what changed.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "agent-publish.h"
+#include "agent-resource.h"
+#include "channel.h"
+#include "hagent/shm.h"
+#include "log.h"
+#include "monitor-spawn.h"
+#include "resource-fsm.h"
+
+#define DRAIN_BATCH	    16
+#define EVENT_QUEUE_MAX	    8
+#define TIMER_ACCURACY_USEC 1000
+
+struct agent_resources;
+struct agent_res;
+
+/* One monitor process, current or replaced, until it is reaped. */
+struct agent_monitor {
+	struct agent_resources *rs;
+	struct agent_res *owner;
+	struct monitor_proc proc;
+	uint32_t gen;
+	sd_event_source *pidfd_source;
+	struct agent_monitor *next;
+};
+
+struct res_timer_ctx {
+	struct agent_res *r;
+	enum res_timer which;
+	sd_event_source *source;
+};
+
+struct agent_res {
+	struct agent_resources *rs;
+	size_t index; /* into the model's resources */
+	struct res_fsm fsm;
+	struct chan_agent *chan;
+	sd_event_source *bell_source, *drain_source;
+	uint64_t rejected_seen;
+	struct agent_monitor *mon; /* current; NULL: none */
+	struct res_timer_ctx timers[_RES_TIMER_MAX];
+	int spawn_error; /* why the last monitor could not start, 0 if it did */
+
+	/* Events produced while executing actions, handled after them. */
+	struct res_event queue[EVENT_QUEUE_MAX];
+	size_t n_queue;
+	/* What the current step has to publish. */
+	bool dirty;
+	struct {
+		int32_t state;
+		uint32_t seq;
+	} published[RES_ACTIONS_MAX];
+	size_t n_published;
+};
+
+struct agent_resources {
+	sd_event *event;
+	struct shm_writer *writer;
+	struct agent_model *model;
+	char *monitor_dir;
+	struct agent_res *res;
+	size_t n_res;
+	struct agent_monitor *monitors; /* every unreaped monitor */
+	uint64_t channel_ids;
+	bool stopping;
+	sd_event_source *stop_timer;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+static struct agent_resource *model_res(const struct agent_res *r)
+{
+	return &r->rs->model->resources[r->index];
+}
+
+static const char *res_name(const struct agent_res *r)
+{
+	return model_res(r)->name;
+}
+
+static void queue_event(struct agent_res *r, const struct res_event *ev)
+{
+	if (r->n_queue >= EVENT_QUEUE_MAX) {
+		log_error("Resource %s: event queue full, dropping %s.", res_name(r),
+			  res_event_kind_to_string(ev->kind));
+		return;
+	}
+	r->queue[r->n_queue++] = *ev;
+}
+
+/* ---- monitors ---- */
+
+static void monitor_unlink(struct agent_monitor *m)
+{
+	for (struct agent_monitor **p = &m->rs->monitors; *p; p = &(*p)->next)
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+}
+
+static void monitor_free(struct agent_monitor *m)
+{
+	m->pidfd_source = sd_event_source_disable_unref(m->pidfd_source);
+	monitor_proc_done(&m->proc);
+	free(m);
+}
+
+static void stop_check_done(struct agent_resources *rs)
+{
+	if (rs->stopping && !rs->monitors)
+		(void) sd_event_exit(rs->event, 0);
+}
+
+static void res_run(struct agent_res *r, const struct res_event *ev);
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct agent_monitor *m = userdata;
+	struct agent_resources *rs = m->rs;
+	struct agent_res *r = m->owner;
+	int status = 0, k;
+
+	(void) s, (void) fd, (void) revents;
+	k = monitor_reap(&m->proc, &status);
+	if (k == -EAGAIN)
+		return 0;
+	if (k < 0)
+		log_warning_errno(k, "Resource %s: failed to reap monitor %d: %m", res_name(r),
+				  (int) m->proc.pid);
+	else if (WIFEXITED(status))
+		log_full_errno(rs->stopping || WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARNING, 0,
+			       "Resource %s: monitor %d exited with status %d.", res_name(r),
+			       (int) m->proc.pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_full_errno(rs->stopping ? LOG_INFO : LOG_WARNING, 0,
+			       "Resource %s: monitor %d was killed by signal %d (%s).", res_name(r),
+			       (int) m->proc.pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	monitor_unlink(m);
+	if (r->mon == m)
+		r->mon = NULL;
+	if (!rs->stopping)
+		res_run(r, &(struct res_event){.kind = RES_EV_MONITOR_DIED, .monitor_gen = m->gen});
+	monitor_free(m);
+	stop_check_done(rs);
+	return 0;
+}
+
+/* Closes the channel and its sources. */
+static void channel_close(struct agent_res *r)
+{
+	r->bell_source = sd_event_source_disable_unref(r->bell_source);
+	r->drain_source = sd_event_source_disable_unref(r->drain_source);
+	r->chan = chan_agent_free(r->chan);
+	r->rejected_seen = 0;
+}
+
+static uint64_t rejected_total(const struct chan_agent *a)
+{
+	struct chan_agent_stats st;
+	uint64_t n = 0;
+
+	chan_agent_get_stats(a, &st);
+	for (unsigned i = 0; i < _CHAN_REJ_MAX; i++)
+		n += st.rejected[i];
+	return n;
+}
+
+static void drain_later(struct agent_res *r)
+{
+	int k = sd_event_source_set_enabled(r->drain_source, SD_EVENT_ONESHOT);
+
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to schedule a drain: %m", res_name(r));
+}
+
+/* Hands the channel's statuses to the state machine, then re-arms the bell. */
+static void channel_drain(struct agent_res *r)
+{
+	struct chan_status_body buf[DRAIN_BATCH];
+	struct chan_agent *chan = r->chan;
+	uint64_t rejected;
+	size_t n = 0;
+	int k;
+
+	if (!chan)
+		return;
+	k = chan_agent_drain(chan, buf, ELEMENTSOF(buf), &n);
+	if (k < 0) {
+		log_error_errno(k, "Resource %s: failed to read the channel: %m", res_name(r));
+		return;
+	}
+	rejected = rejected_total(chan);
+	if (rejected != r->rejected_seen) {
+		log_warning("Resource %s: the monitor wrote %" PRIu64
+			    " invalid status entries (%" PRIu64 " in all); ignored.",
+			    res_name(r), rejected - r->rejected_seen, rejected);
+		r->rejected_seen = rejected;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct res_event ev;
+
+		if (res_event_from_status(&buf[i], &ev) < 0) {
+			log_debug("Resource %s: ignoring a status of type %u.", res_name(r),
+				  buf[i].type);
+			continue;
+		}
+		res_run(r, &ev);
+		if (r->chan != chan)
+			return; /* a new monitor: the rest was the old one's */
+	}
+	if (k == 1 || chan_agent_prepare_sleep(chan) == 1)
+		drain_later(r); /* more to read: from a deferred source, not in a loop */
+}
+
+static int on_bell(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct agent_res *r = userdata;
+
+	(void) s, (void) fd, (void) revents;
+	if (r->rs->stopping || !r->chan)
+		return 0;
+	chan_agent_woken(r->chan);
+	channel_drain(r);
+	return 0;
+}
+
+static int on_drain(sd_event_source *s, void *userdata)
+{
+	struct agent_res *r = userdata;
+
+	(void) s;
+	if (!r->rs->stopping)
+		channel_drain(r);
+	return 0;
+}
+
+static int channel_open(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+	int k;
+
+	k = chan_agent_new(1, ++rs->channel_ids, &r->chan);
+	if (k < 0)
+		return k;
+	k = sd_event_add_io(rs->event, &r->bell_source, chan_agent_bell_fd(r->chan), EPOLLIN,
+			    on_bell, r);
+	if (k >= 0)
+		k = sd_event_add_defer(rs->event, &r->drain_source, on_drain, r);
+	if (k >= 0)
+		k = sd_event_source_set_enabled(r->drain_source, SD_EVENT_OFF);
+	if (k < 0)
+		channel_close(r);
+	return k;
+}
+
+static int program_path(const struct agent_res *r, char **ret)
+{
+	const char *type = model_res(r)->type;
+
+	if (!*type || strchr(type, '/') || strcmp(type, ".") == 0 || strcmp(type, "..") == 0)
+		return -ENOENT;
+	if (asprintf(ret, "%s/hamon-%s", r->rs->monitor_dir, type) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* RES_ACT_START_MONITOR: a new channel and process; the old channel is closed. */
+static int monitor_start(struct agent_res *r, uint32_t gen)
+{
+	struct agent_resources *rs = r->rs;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ struct agent_monitor *m = NULL;
+	struct chan_fds fds;
+	int k;
+
+	channel_close(r);
+	r->mon = NULL; /* an old one stays watched until it is reaped */
+	k = program_path(r, &path);
+	if (k == -ENOENT)
+		return log_error_errno(k, "Resource %s: no monitor program for type '%s' in %s.",
+				       res_name(r), model_res(r)->type, rs->monitor_dir);
+	if (k < 0)
+		return log_error_errno(k, "Resource %s: %m", res_name(r));
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return log_error_errno(-ENOMEM, "Resource %s: %m", res_name(r));
+	*m = (struct agent_monitor){.rs = rs, .owner = r, .proc = MONITOR_PROC_NULL, .gen = gen};
+	k = channel_open(r);
+	if (k < 0)
+		return log_error_errno(k, "Resource %s: failed to create a channel: %m",
+				       res_name(r));
+	chan_agent_fds(r->chan, &fds);
+	k = monitor_spawn(path, &fds, NULL, &m->proc);
+	if (k == -ENOENT)
+		return log_error_errno(k, "Resource %s: the monitor program %s does not exist.",
+				       res_name(r), path);
+	if (k < 0)
+		return log_error_errno(k, "Resource %s: failed to start the monitor %s: %m",
+				       res_name(r), path);
+	k = sd_event_add_io(rs->event, &m->pidfd_source, m->proc.pidfd, EPOLLIN, on_pidfd, m);
+	if (k < 0) {
+		(void) monitor_signal(&m->proc, SIGKILL);
+		(void) monitor_reap(&m->proc, NULL); /* may be too early: then a zombie remains */
+		monitor_proc_done(&m->proc);
+		return log_error_errno(k, "Resource %s: failed to watch the monitor: %m",
+				       res_name(r));
+	}
+	log_info("Resource %s: started monitor %s, pid %d.", res_name(r), path, (int) m->proc.pid);
+	m->next = rs->monitors;
+	rs->monitors = m;
+	r->mon = TAKE_PTR(m);
+	if (chan_agent_prepare_sleep(r->chan) == 1)
+		drain_later(r);
+	return 0;
+}
+
+/* ---- actions ---- */
+
+/* The OPEN record: .name, .type, .id, then the private properties. */
+static int open_record(const struct agent_res *r, uint8_t *buf, uint32_t *ret_len)
+{
+	const struct agent_resource *mr = model_res(r);
+	size_t len = 0, n;
+	char hex[2 * SHM_ID_SIZE + 1];
+	int k;
+
+	for (unsigned i = 0; i < SHM_ID_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mr->id[i]);
+	k = snprintf((char *) buf, CHAN_ARGS_MAX, ".name=%s%c.type=%s%c.id=%s", mr->name, 0,
+		     mr->type, 0, hex);
+	if (k < 0 || (size_t) k >= CHAN_ARGS_MAX)
+		return -E2BIG;
+	len = (size_t) k + 1;
+	for (uint32_t i = 0; i < mr->props_len; i += (uint32_t) n) {
+		const char *kv = mr->props + i;
+		char key[64];
+		struct res_props scratch;
+		const char *eq = strchr(kv, '=');
+
+		n = strlen(kv) + 1;
+		if (eq && (size_t) (eq - kv) < sizeof(key)) {
+			memcpy(key, kv, (size_t) (eq - kv));
+			key[eq - kv] = '\0';
+			res_props_init(&scratch);
+			if (res_props_set(&scratch, key, 0) != -ENOENT)
+				continue; /* a common property: not the monitor's business */
+		}
+		if (len + n > CHAN_ARGS_MAX)
+			return -E2BIG;
+		memcpy(buf + len, kv, n);
+		len += n;
+	}
+	*ret_len = (uint32_t) len;
+	return 0;
+}
+
+static void act_post(struct agent_res *r, const struct res_action *a)
+{
+	uint8_t args[CHAN_ARGS_MAX];
+	uint32_t len = 0;
+	uint64_t id = 0;
+	int k = 0;
+
+	if (!r->chan || !r->mon)
+		return; /* the monitor did not start: its death is queued already */
+	if (a->post.op == CHAN_OP_OPEN) {
+		k = open_record(r, args, &len);
+		if (k < 0)
+			log_error_errno(k, "Resource %s: the OPEN record exceeds %u bytes.",
+					res_name(r), CHAN_ARGS_MAX);
+	}
+	if (k >= 0)
+		k = chan_agent_post(r->chan, 0, a->post.cls, a->post.op, a->post.deadline_ns,
+				    len ? args : NULL, len, &id);
+	if (k >= 0)
+		k = res_fsm_bind(&r->fsm, a->post.cls, id);
+	if (k < 0) {
+		log_error_errno(k, "Resource %s: failed to post a command: %m", res_name(r));
+		queue_event(r, &(struct res_event){.kind = RES_EV_MONITOR_HUNG,
+						   .monitor_gen = r->mon->gen});
+	}
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct res_timer_ctx *t = userdata;
+
+	(void) s, (void) usec;
+	if (!t->r->rs->stopping)
+		res_run(t->r, &(struct res_event){.kind = RES_EV_TIMER, .timer = t->which});
+	return 0;
+}
+
+static void act_set_timer(struct agent_res *r, enum res_timer which, uint64_t at_ns)
+{
+	struct res_timer_ctx *t = &r->timers[which];
+	uint64_t usec = (at_ns + 999) / 1000; /* never before the state machine's time */
+	int k;
+
+	if (!t->source)
+		k = sd_event_add_time(r->rs->event, &t->source, CLOCK_MONOTONIC, usec,
+				      TIMER_ACCURACY_USEC, on_timer, t);
+	else {
+		k = sd_event_source_set_time(t->source, usec);
+		if (k >= 0)
+			k = sd_event_source_set_enabled(t->source, SD_EVENT_ONESHOT);
+	}
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to arm the %s timer: %m", res_name(r),
+				res_timer_to_string(which));
+}
+
+static void act_cancel_timer(struct agent_res *r, enum res_timer which)
+{
+	if (r->timers[which].source)
+		(void) sd_event_source_set_enabled(r->timers[which].source, SD_EVENT_OFF);
+}
+
+static void act_policy(struct agent_res *r, const struct res_action *a)
+{
+	log_notice("Resource %s: failure %u in the restart window: %s.", res_name(r),
+		   a->policy.count, restart_verdict_to_string(a->policy.verdict));
+}
+
+static void act_execute(struct agent_res *r, const struct res_action *a)
+{
+	switch (a->kind) {
+	case RES_ACT_POST:
+		act_post(r, a);
+		break;
+	case RES_ACT_SET_TIMER:
+		act_set_timer(r, a->timer.which, a->timer.at_ns);
+		break;
+	case RES_ACT_CANCEL_TIMER:
+		act_cancel_timer(r, a->timer.which);
+		break;
+	case RES_ACT_START_MONITOR:
+		r->spawn_error = monitor_start(r, a->monitor_gen);
+		if (r->spawn_error < 0)
+			queue_event(r, &(struct res_event){.kind = RES_EV_MONITOR_DIED,
+							   .monitor_gen = a->monitor_gen});
+		break;
+	case RES_ACT_KILL_MONITOR:
+		if (r->mon && r->mon->gen == a->monitor_gen) {
+			log_warning("Resource %s: killing monitor %d.", res_name(r),
+				    (int) r->mon->proc.pid);
+			(void) monitor_signal(&r->mon->proc, SIGKILL);
+		}
+		break;
+	case RES_ACT_PUBLISH:
+		log_info("Resource %s: %s -> %s.", res_name(r),
+			 res_state_to_string(a->publish.from),
+			 res_state_to_string(a->publish.state));
+		if (r->n_published < ELEMENTSOF(r->published)) {
+			r->published[r->n_published].state = a->publish.state;
+			r->published[r->n_published].seq = a->publish.seq;
+			r->n_published++;
+		}
+		r->dirty = true;
+		break;
+	case RES_ACT_REFRESH:
+		r->dirty = true;
+		break;
+	case RES_ACT_POLICY:
+		act_policy(r, a);
+		break;
+	case RES_ACT_REPLY:   /* no admin requests before the control API */
+	case RES_ACT_REMOVED: /* no deletes either */
+	default:
+		break;
+	}
+}
+
+/* ---- publishing ---- */
+
+/* Copies the state machine's view into the model; true if anything changed. */
+static bool model_sync(struct agent_res *r, uint64_t now)
+{
+	struct agent_resource *mr = model_res(r);
+	const struct res_fsm *f = &r->fsm;
+	struct agent_resource old = *mr;
+
+	if (mr->state != f->state || mr->state_seq != f->state_seq)
+		mr->state_change_ns = real_ns();
+	mr->state = f->state;
+	mr->state_seq = f->state_seq;
+	mr->checkpoint = f->has_checkpoint ? f->checkpoint : 0;
+	mr->wait_hint_ms = f->has_checkpoint ? f->wait_hint_ms : 0;
+	mr->pending_deadline_ns =
+		res_state_is_pending(f->state) ? f->timer_at[RES_TIMER_PENDING] : 0;
+	mr->monitor_pid = r->mon ? (int32_t) r->mon->proc.pid : 0;
+	mr->restart_count = restart_policy_count(&f->restart, &f->props, now);
+	mr->last_error = f->last_error;
+	if (f->state == HAGENT_RESOURCE_FAILED && f->fail_cause == RES_FAIL_MONITOR &&
+	    r->spawn_error < 0)
+		mr->last_error = r->spawn_error;
+	mr->locked = res_fsm_is_locked(f);
+	return old.state != mr->state || old.state_seq != mr->state_seq ||
+	       old.checkpoint != mr->checkpoint || old.wait_hint_ms != mr->wait_hint_ms ||
+	       old.pending_deadline_ns != mr->pending_deadline_ns ||
+	       old.monitor_pid != mr->monitor_pid || old.restart_count != mr->restart_count ||
+	       old.last_error != mr->last_error || old.locked != mr->locked;
+}
+
+static int publish_txn(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+	struct agent_model *model = rs->model;
+	struct agent_resource *mr = model_res(r);
+	struct agent_group *g = &model->groups[mr->group];
+	int32_t gstate;
+	int k, r2;
+
+	k = shm_writer_begin(rs->writer, NULL);
+	if (k < 0)
+		return k;
+	k = agent_publish_resource(rs->writer, model, r->index, 0);
+	for (size_t i = 0; k >= 0 && i < r->n_published; i++)
+		k = agent_publish_event(rs->writer, AGENT_CHANGE_RESOURCE_STATE, mr->slot,
+					SHM_KIND_RESOURCE, r->published[i].seq,
+					r->published[i].state, mr->id);
+	gstate = agent_group_derive_state(model, g);
+	if (k >= 0 && gstate != g->state) {
+		log_info("Group %s: %s -> %s.", g->name, hagent_group_state_to_string(g->state),
+			 hagent_group_state_to_string(gstate));
+		g->state = gstate;
+		g->state_seq++;
+		g->state_change_ns = real_ns();
+		k = agent_publish_group(rs->writer, model, mr->group, AGENT_CHANGE_GROUP_STATE);
+	}
+	/* Committed even after an error: the writer has no rollback, and an open
+	 * transaction would block every later one. */
+	r2 = shm_writer_commit(rs->writer);
+	return k < 0 ? k : r2;
+}
+
+/* One event, the actions it causes and the events those cause; one transaction. */
+static void res_run(struct agent_res *r, const struct res_event *ev)
+{
+	uint64_t now = mono_ns();
+	int k;
+
+	r->n_queue = 0;
+	r->n_published = 0;
+	r->dirty = false;
+	queue_event(r, ev);
+	for (size_t q = 0; q < r->n_queue; q++) {
+		struct res_actions out;
+
+		k = res_fsm_step(&r->fsm, &r->queue[q], now, &out);
+		if (k < 0) {
+			log_error_errno(k, "Resource %s: malformed event %s: %m", res_name(r),
+					res_event_kind_to_string(r->queue[q].kind));
+			continue;
+		}
+		if (out.verdict == RES_V_REJECTED)
+			log_warning("Resource %s: the monitor's %s violates the protocol; ignored.",
+				    res_name(r), res_event_kind_to_string(r->queue[q].kind));
+		for (uint32_t i = 0; i < out.n; i++)
+			act_execute(r, &out.a[i]);
+	}
+	r->n_queue = 0;
+	if (model_sync(r, now))
+		r->dirty = true;
+	if (!r->dirty)
+		return;
+	k = publish_txn(r);
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to publish its state: %m", res_name(r));
+}
+
+/* ---- the set ---- */
+
+int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m,
+			const char *monitor_dir, struct agent_resources **ret)
+{
+	_cleanup_(agent_resources_freep) struct agent_resources *rs = NULL;
+
+	assert(e && w && m && monitor_dir && ret);
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->event = sd_event_ref(e);
+	rs->writer = w;
+	rs->model = m;
+	rs->monitor_dir = strdup(monitor_dir);
+	rs->res = calloc(m->n_resources ?: 1, sizeof(*rs->res));
+	if (!rs->monitor_dir || !rs->res)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_resources; i++) {
+		struct agent_res *r = &rs->res[i];
+		const char *key = NULL;
+		int k;
+
+		r->rs = rs;
+		r->index = i;
+		rs->n_res++;
+		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
+			r->timers[t] = (struct res_timer_ctx){.r = r, .which = (enum res_timer) t};
+		k = res_fsm_init(&r->fsm, &m->resources[i].common, &key);
+		if (k < 0)
+			return log_error_errno(k, "Resource %s: invalid property %s: %m",
+					       m->resources[i].name, key ?: "?");
+	}
+	*ret = TAKE_PTR(rs);
+	return 0;
+}
+
+void agent_resources_start(struct agent_resources *rs)
+{
+	for (size_t i = 0; i < rs->n_res; i++) {
+		struct agent_res *r = &rs->res[i];
+
+		res_run(r, &(struct res_event){.kind = RES_EV_START});
+		if (model_res(r)->persistent_state == CONFIG_TARGET_ONLINE)
+			res_run(r, &(struct res_event){.kind = RES_EV_REQ_ONLINE});
+	}
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct agent_resources *rs = userdata;
+	unsigned n = 0;
+
+	(void) s, (void) usec;
+	for (struct agent_monitor *m = rs->monitors; m; m = m->next)
+		n++;
+	log_warning("%u monitors did not exit in time; leaving them running.", n);
+	return sd_event_exit(rs->event, 0);
+}
+
+int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec)
+{
+	uint64_t now;
+	int k;
+
+	if (rs->stopping)
+		return 0;
+	rs->stopping = true;
+	for (size_t i = 0; i < rs->n_res; i++) {
+		struct agent_res *r = &rs->res[i];
+
+		channel_close(r);
+		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
+			act_cancel_timer(r, (enum res_timer) t);
+	}
+	for (struct agent_monitor *m = rs->monitors; m; m = m->next) {
+		k = monitor_signal(&m->proc, SIGTERM);
+		if (k < 0 && k != -ESRCH)
+			log_warning_errno(k, "Resource %s: failed to signal monitor %d: %m",
+					  res_name(m->owner), (int) m->proc.pid);
+	}
+	if (!rs->monitors)
+		return sd_event_exit(rs->event, 0);
+	log_info("Waiting for the monitors to exit.");
+	k = sd_event_now(rs->event, CLOCK_MONOTONIC, &now);
+	if (k >= 0)
+		k = sd_event_add_time(rs->event, &rs->stop_timer, CLOCK_MONOTONIC,
+				      now + timeout_usec, TIMER_ACCURACY_USEC, on_stop_timeout, rs);
+	if (k < 0)
+		return sd_event_exit(rs->event, 0);
+	return 0;
+}
+
+struct agent_resources *agent_resources_free(struct agent_resources *rs)
+{
+	if (!rs)
+		return NULL;
+	while (rs->monitors) {
+		struct agent_monitor *m = rs->monitors;
+
+		rs->monitors = m->next;
+		monitor_free(m);
+	}
+	for (size_t i = 0; i < rs->n_res; i++) {
+		channel_close(&rs->res[i]);
+		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
+			rs->res[i].timers[t].source =
+				sd_event_source_disable_unref(rs->res[i].timers[t].source);
+	}
+	rs->stop_timer = sd_event_source_disable_unref(rs->stop_timer);
+	free(rs->res);
+	free(rs->monitor_dir);
+	sd_event_unref(rs->event);
+	free(rs);
+	return NULL;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The lifecycle of hagentd's resources: per resource a state machine
+ * (resource-fsm.h), a channel and a monitor process (monitor-spawn.h), driven
+ * from the event loop as docs/resource-fsm.md ("Contract") describes.  Each
+ * state machine step that changes what the segment shows is published in one
+ * transaction: the resource's record, a RESOURCE_STATE event per state change
+ * and, when the group's derived state (semantics.md §5.1) changed, the
+ * group's record with a GROUP_STATE event.  Main-loop thread only.
+ *
+ * Stopping is simple for now: every monitor gets SIGTERM (libhamon then
+ * terminates and closes its resources and exits) and hagentd waits for them,
+ * bounded.  The graceful offline ordering, and leaving the resources running
+ * across an agent restart, belong to the systemd deployment.
+ */
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "agent-model.h"
+#include "macro.h"
+#include "shm-writer.h"
+
+struct agent_resources;
+
+/*
+ * One state machine per resource of m, with the properties of the model.
+ * Monitor programs are monitor_dir/hamon-<type>.  e, w and m must outlive
+ * the result; nothing starts before agent_resources_start().
+ */
+int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m,
+			const char *monitor_dir, struct agent_resources **ret);
+
+/*
+ * Starts every resource (a monitor and OPEN each), and asks for Online those
+ * whose persistent state is online (queued by the state machine until OPEN
+ * is done).  Failures to start one resource show as that resource Failed.
+ */
+void agent_resources_start(struct agent_resources *rs);
+
+/*
+ * Stops driving the state machines, sends SIGTERM to every monitor and
+ * calls sd_event_exit(e, 0) once all of them are reaped, or after
+ * timeout_usec at the latest.  Idempotent.
+ */
+int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec);
+
+/* Releases everything; neither signals nor reaps the monitors still running. */
+struct agent_resources *agent_resources_free(struct agent_resources *rs);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_resources *, agent_resources_free);
