@@ -24,29 +24,22 @@
 #include "config-store.h"
 #include "hagent/shm.h"
 #include "macro.h"
+#include "test-hagentd-util.h"
 #include "test-util.h"
 
-#define WAIT_MS 10000
-
-static char base[64], rundir[96], statedir[96];
 static pid_t agent_pid;
 static pid_t seen_monitors[32];
 static unsigned n_seen_monitors;
 
 static void setup(void)
 {
-	snprintf(base, sizeof(base), "/tmp/test-hagentd-lc-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
-	snprintf(rundir, sizeof(rundir), "%s/run", base);
-	snprintf(statedir, sizeof(statedir), "%s/state", base);
+	dirs_setup("/tmp/test-hagentd-lc-XXXXXX");
 	agent_pid = 0;
 	n_seen_monitors = 0;
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	/* A failed test may leave hagentd and its monitors (which outlive it) running. */
 	if (agent_pid > 0) {
 		(void) kill(agent_pid, SIGKILL);
@@ -54,16 +47,7 @@ static void teardown(void)
 	}
 	for (unsigned i = 0; i < n_seen_monitors; i++)
 		(void) kill(seen_monitors[i], SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	(void) !system(cmd);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+	dirs_remove();
 }
 
 static void monitor_seen(pid_t pid)
@@ -113,51 +97,12 @@ static void agent_start(void)
 /* SIGTERM, exit 0 within 10 s. */
 static void agent_stop(void)
 {
-	uint64_t end = now_ms() + WAIT_MS;
 	int status;
 
 	ck_assert_int_eq(kill(agent_pid, SIGTERM), 0);
-	for (;;) {
-		pid_t r = waitpid(agent_pid, &status, WNOHANG);
-
-		ck_assert_int_ge(r, 0);
-		if (r == agent_pid)
-			break;
-		ck_assert_msg(now_ms() < end, "hagentd did not exit");
-		usleep(10000);
-	}
+	status = pid_wait(agent_pid);
 	agent_pid = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
-}
-
-static hagent_shm *segment_open(void)
-{
-	uint64_t end = now_ms() + WAIT_MS;
-	hagent_shm *s = NULL;
-	int r;
-
-	while ((r = hagent_shm_open(rundir, &s)) < 0) {
-		ck_assert_msg(now_ms() < end, "no segment: %s", hagent_shm_strerror(r));
-		usleep(10000);
-	}
-	return s;
-}
-
-static char *log_read(void)
-{
-	static char buf[65536];
-	char path[160];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/agent.log", base);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	ck_assert_int_ge(n, 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
 }
 
 /* A snapshot of one resource (and its group's state), read from the segment. */
@@ -194,7 +139,7 @@ static struct snap snap_read(hagent_shm *s, const char *name)
  */
 static struct snap wait_state(hagent_shm *s, const char *name, int32_t want, uint32_t *seen)
 {
-	uint64_t end = now_ms() + WAIT_MS;
+	uint64_t end = now_ms() + HAGENTD_WAIT_MS;
 
 	for (;;) {
 		struct snap sn = snap_read(s, name);
@@ -220,18 +165,9 @@ static bool pid_alive(pid_t pid)
 
 static void check_monitorctl(const char *const *want, size_t n)
 {
-	const char *bin = getenv("MONITORCTL_BIN");
-	char cmd[512], out[8192];
-	size_t len;
-	FILE *f;
+	char out[8192];
 
-	ck_assert_msg(bin, "MONITORCTL_BIN is not set");
-	snprintf(cmd, sizeof(cmd), "'%s' --runtime-dir '%s' status --json", bin, rundir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	len = fread(out, 1, sizeof(out) - 1, f);
-	out[len] = '\0';
-	ck_assert_int_eq(pclose(f), 0);
+	monitorctl_status_json(out, sizeof(out));
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(strstr(out, want[i]), "'%s' not in %s", want[i], out);
 }
@@ -298,7 +234,7 @@ START_TEST(test_lifecycle)
 	/* hagentd reaped its monitors before it exited: the pids are gone. */
 	ck_assert(!pid_alive(a2.r.monitor_pid));
 	ck_assert(!pid_alive(b.r.monitor_pid));
-	ck_assert_ptr_nonnull(strstr(log_read(), "Received SIGTERM"));
+	ck_assert_ptr_nonnull(strstr(log_read("agent.log"), "Received SIGTERM"));
 }
 END_TEST
 
@@ -321,7 +257,7 @@ START_TEST(test_crash_gives_up)
 	agent_start();
 	s = segment_open();
 	/* Failed with no monitor left and the restarts used up, for good. */
-	end = now_ms() + WAIT_MS;
+	end = now_ms() + HAGENTD_WAIT_MS;
 	for (;;) {
 		a = snap_read(s, "crasher");
 		if (a.r.state == HAGENT_RESOURCE_FAILED && a.r.monitor_pid == 0 &&
@@ -339,7 +275,8 @@ START_TEST(test_crash_gives_up)
 	ck_assert_int_eq(a.group_state, HAGENT_GROUP_FAILED);
 	hagent_shm_unref(s);
 	agent_stop();
-	ck_assert_ptr_nonnull(strstr(log_read(), "crasher: failure 2 in the restart window"));
+	ck_assert_ptr_nonnull(
+		strstr(log_read("agent.log"), "crasher: failure 2 in the restart window"));
 }
 END_TEST
 
@@ -362,7 +299,7 @@ START_TEST(test_missing_program)
 	ck_assert_int_eq(a.r.monitor_pid, 0);
 	hagent_shm_unref(s);
 	agent_stop();
-	ck_assert_ptr_nonnull(strstr(log_read(), "/hamon-nothing does not exist"));
+	ck_assert_ptr_nonnull(strstr(log_read("agent.log"), "/hamon-nothing does not exist"));
 }
 END_TEST
 

@@ -24,43 +24,29 @@
 #include "config-store.h"
 #include "hagent/shm.h"
 #include "macro.h"
+#include "test-hagentd-util.h"
 #include "test-util.h"
 
 #define MAX_AGENTS 4
 
 /* Per-test state (each test runs in its own process). */
-static char base[64], rundir[96], statedir[96];
 static pid_t agents[MAX_AGENTS];
 static unsigned n_agents;
 
 static void setup(void)
 {
-	snprintf(base, sizeof(base), "/tmp/test-hagentd-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
-	snprintf(rundir, sizeof(rundir), "%s/run", base);
-	snprintf(statedir, sizeof(statedir), "%s/state", base);
+	dirs_setup("/tmp/test-hagentd-XXXXXX");
 	n_agents = 0;
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	for (unsigned i = 0; i < n_agents; i++)
 		if (agents[i] > 0) {
 			(void) kill(agents[i], SIGKILL);
 			(void) waitpid(agents[i], NULL, 0);
 		}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	(void) !system(cmd); /* best effort: the directory only holds this test's files */
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+	dirs_remove();
 }
 
 /* Two groups, three resources: web = {web-ip, web-server -> web-ip}, db = {db-main}. */
@@ -127,18 +113,8 @@ static pid_t agent_start(const char *log)
 /* Waits (at most 10 s) for pid to exit; returns its wait status. */
 static int agent_wait(pid_t pid)
 {
-	uint64_t end = now_ms() + 10000;
-	int status;
+	int status = pid_wait(pid);
 
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		ck_assert_int_ge(r, 0);
-		if (r == pid)
-			break;
-		ck_assert_msg(now_ms() < end, "hagentd did not exit");
-		usleep(10000);
-	}
 	for (unsigned i = 0; i < n_agents; i++)
 		if (agents[i] == pid)
 			agents[i] = 0;
@@ -152,37 +128,6 @@ static void agent_stop(pid_t pid)
 	ck_assert_int_eq(kill(pid, SIGTERM), 0);
 	status = agent_wait(pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
-}
-
-/* Connects (waiting at most 10 s for the agent) and maps the segment. */
-static hagent_shm *segment_open(void)
-{
-	uint64_t end = now_ms() + 10000;
-	hagent_shm *s = NULL;
-	int r;
-
-	while ((r = hagent_shm_open(rundir, &s)) < 0) {
-		ck_assert_msg(now_ms() < end, "no segment: %s", hagent_shm_strerror(r));
-		usleep(10000);
-	}
-	return s;
-}
-
-static char *log_read(const char *log)
-{
-	static char buf[4096];
-	char path[160];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", base, log);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	ck_assert_int_ge(n, 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
 }
 
 static const struct hagent_resource *res_find(const struct hagent_shm_table *t, const char *name)
@@ -314,18 +259,9 @@ static void check_heartbeat(hagent_shm *s)
 
 static void check_monitorctl(void)
 {
-	const char *bin = getenv("MONITORCTL_BIN");
-	char cmd[512], out[8192];
-	size_t n;
-	FILE *f;
+	char out[8192];
 
-	ck_assert_msg(bin, "MONITORCTL_BIN is not set");
-	snprintf(cmd, sizeof(cmd), "'%s' --runtime-dir '%s' status --json", bin, rundir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	ck_assert_int_eq(pclose(f), 0);
+	monitorctl_status_json(out, sizeof(out));
 	ck_assert_ptr_nonnull(strstr(out, "\"web\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"db\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"web-ip\""));
