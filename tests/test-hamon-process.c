@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The process monitor program, hamon-process (monitorlib/monitors/), seen
+ * from the agent's end of a real channel, as tests/test-hamon-test.c does
+ * for hamon-test: each test forks and execs the program as hagentd does,
+ * posts commands and checks the answers, and looks at the command it runs
+ * through a pidfile the command writes ("echo $$ > pid") and /proc.  Every
+ * wait is bounded; the fixture kills the command's group and the program
+ * and reaps the program whatever happens.  HAMON_PROCESS_BIN names the
+ * program (meson sets it); without it the suite is skipped.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "test-util.h"
+#include "time-util.h"
+
+#define LOG_MAX 4096
+#define WAIT_MS 10000 /* for what must happen: generous, sanitizers are slow */
+#define N_SLOTS 8
+
+#define ST_ONLINE  2
+#define ST_OFFLINE 3
+#define ST_FAILED  4
+
+/* Records the command's pid (= its process group) in "pid", relative to the working dir. */
+#define PIDFILE_CMD "echo $$ > pid; exec sleep 30"
+
+static const char *bin;
+
+/* The monitor under test: one per test, reaped by the fixture. */
+static struct {
+	pid_t pid;
+	pid_t pgid; /* the command's group, once known: killed by the fixture */
+	struct chan_agent *a;
+	struct chan_status_body log[LOG_MAX]; /* everything drained, in order */
+	size_t n_log;
+	char dir[64]; /* the commands' working directory */
+	char pidfile[128];
+	char workdir_prop[128];
+} M;
+
+static void cleanup_dir(void)
+{
+	if (M.pgid > 0)
+		(void) kill(-M.pgid, SIGKILL);
+	(void) unlink(M.pidfile);
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+	return (now_ns(CLOCK_MONOTONIC) - t0) / NSEC_PER_MSEC;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void setup(void)
+{
+	memset(&M, 0, sizeof(M));
+	ck_assert_int_eq(chan_agent_new(N_SLOTS, 7, &M.a), 0);
+	snprintf(M.dir, sizeof(M.dir), "/tmp/test-hamon-process.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(M.dir));
+}
+
+static void teardown(void)
+{
+	if (M.pid > 0) {
+		(void) kill(M.pid, SIGKILL);
+		(void) waitpid(M.pid, NULL, 0);
+		M.pid = 0;
+	}
+	cleanup_dir();
+	(void) rmdir(M.dir);
+	M.a = chan_agent_free(M.a);
+}
+
+/* As hagentd: the channel's fds become 3-6, every other fd but 0-2 is closed. */
+static void spawn(void)
+{
+	struct chan_fds f;
+	pid_t pid;
+
+	chan_agent_fds(M.a, &f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int src[4] = {f.producer, f.agent, f.mon_bell, f.agent_bell}, tmp[4];
+
+		for (int i = 0; i < 4; i++) {
+			tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 100);
+			if (tmp[i] < 0)
+				_exit(127);
+		}
+		for (int i = 0; i < 4; i++)
+			if (dup2(tmp[i], 3 + i) < 0) /* clears FD_CLOEXEC */
+				_exit(127);
+		(void) close_range(7, ~0u, 0);
+		(void) setenv("HAGENT_CHANNEL_FDS", "3,4,5,6", 1);
+		execl(bin, "hamon-process", (char *) NULL);
+		_exit(127);
+	}
+	M.pid = pid;
+}
+
+/* Waits up to ms for some status, drains everything into the log. */
+static void pump(unsigned ms)
+{
+	struct pollfd p = {.fd = chan_agent_bell_fd(M.a), .events = POLLIN};
+	size_t n;
+	int r;
+
+	if (chan_agent_prepare_sleep(M.a) == 0) {
+		r = poll(&p, 1, (int) ms);
+		ck_assert_int_ge(r, 0);
+	}
+	chan_agent_woken(M.a);
+	do {
+		ck_assert_uint_lt(M.n_log, LOG_MAX);
+		r = chan_agent_drain(M.a, M.log + M.n_log, LOG_MAX - M.n_log, &n);
+		ck_assert_int_ge(r, 0);
+		M.n_log += n;
+	} while (r == 1);
+}
+
+/* Index of the first status from index from matching type/class/command, or -1. */
+static long find(size_t from, uint16_t type, int cls, uint64_t cmd_id)
+{
+	for (size_t i = from; i < M.n_log; i++) {
+		const struct chan_status_body *b = &M.log[i];
+
+		if (b->type == type && (cls < 0 || b->cls == cls) &&
+		    (cmd_id == UINT64_MAX || b->cmd_id == cmd_id))
+			return (long) i;
+	}
+	return -1;
+}
+
+/* Waits up to ms for such a status; -1 if none came. */
+static long wait_for(size_t from, uint16_t type, int cls, uint64_t cmd_id, unsigned ms)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	long i;
+
+	for (;;) {
+		i = find(from, type, cls, cmd_id);
+		if (i >= 0 || ms_since(t0) >= ms)
+			return i;
+		pump(20);
+	}
+}
+
+static const struct chan_status_body *expect(uint16_t type, int cls, uint64_t cmd_id)
+{
+	long i = wait_for(0, type, cls, cmd_id, WAIT_MS);
+
+	ck_assert_msg(i >= 0, "no status type %u class %d command %" PRIu64 " within %d ms", type,
+		      cls, cmd_id, WAIT_MS);
+	return &M.log[i];
+}
+
+static const struct chan_status_body *expect_done(int cls, uint64_t cmd_id)
+{
+	return expect(CHAN_ST_DONE, cls, cmd_id);
+}
+
+static uint64_t post_res(uint32_t res, enum chan_cmd_class cls, enum chan_op op, const void *args,
+			 uint32_t len)
+{
+	uint64_t id = 0;
+
+	ck_assert_int_eq(chan_agent_post(M.a, res, cls, op,
+					 now_ns(CLOCK_MONOTONIC) + 60 * NSEC_PER_SEC, args, len,
+					 &id),
+			 0);
+	return id;
+}
+
+static uint64_t post(enum chan_cmd_class cls, enum chan_op op, const void *args, uint32_t len)
+{
+	return post_res(0, cls, op, args, len);
+}
+
+static uint64_t post_transition(enum chan_op op)
+{
+	return post(CHAN_CLASS_TRANSITION, op, NULL, 0);
+}
+
+/* OPEN of resource "name" in slot res with the NULL-terminated key=value properties. */
+static uint64_t post_open_res(uint32_t res, const char *name, const char *const *props)
+{
+	char rec[CHAN_ARGS_MAX];
+	size_t n = 0;
+
+	n += (size_t) snprintf(rec, sizeof(rec), ".name=%s", name) + 1;
+	n += (size_t) snprintf(rec + n, sizeof(rec) - n, ".type=process") + 1;
+	n += (size_t) snprintf(rec + n, sizeof(rec) - n, ".id=0123456789abcdef0123456789abcdef") +
+	     1;
+	for (; *props; props++) {
+		size_t l = strlen(*props) + 1;
+
+		ck_assert_uint_le(n + l, sizeof(rec));
+		memcpy(rec + n, *props, l);
+		n += l;
+	}
+	return post_res(res, CHAN_CLASS_TRANSITION, CHAN_OP_OPEN, rec, (uint32_t) n);
+}
+
+static uint64_t post_open_named(const char *name, const char *const *props)
+{
+	return post_open_res(0, name, props);
+}
+
+#define PROPS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Starts the program and opens r1 with props: it must come up Offline. */
+static void start(const char *const *props)
+{
+	const struct chan_status_body *d;
+
+	spawn();
+	d = expect_done(CHAN_CLASS_TRANSITION, post_open_named("r1", props));
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_OFFLINE);
+}
+
+/* Posts op, waits for its DONE; returns it (a pointer into the log). */
+static const struct chan_status_body *run(enum chan_cmd_class cls, enum chan_op op)
+{
+	return expect_done(cls, post(cls, op, NULL, 0));
+}
+
+static void online_ok(void)
+{
+	const struct chan_status_body *d = run(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE);
+
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_ONLINE);
+}
+
+static int probe(enum chan_cmd_class cls)
+{
+	return run(cls, cls == CHAN_CLASS_IS_ALIVE ? CHAN_OP_IS_ALIVE : CHAN_OP_LOOKS_ALIVE)->code;
+}
+
+/* Waits up to ms for the child to end; its wait status, or -1 (still running). */
+static int wait_exit(unsigned ms)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int status;
+
+	for (;;) {
+		pid_t p = waitpid(M.pid, &status, WNOHANG);
+
+		ck_assert_int_ge(p, 0);
+		if (p == M.pid) {
+			M.pid = 0;
+			return status;
+		}
+		if (ms_since(t0) >= ms)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+/* CLOSE of the last resource: answered, and the program exits 0. */
+static void close_and_exit(void)
+{
+	int status;
+
+	ck_assert_int_eq(run(CHAN_CLASS_TRANSITION, CHAN_OP_CLOSE)->code, 0);
+	status = wait_exit(WAIT_MS);
+	ck_assert_msg(status != -1, "still running after the close of its last resource");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status 0x%x", status);
+}
+
+/* WorkingDirectory= for the fixture's dir, where PIDFILE_CMD writes. */
+static const char *wd(void)
+{
+	snprintf(M.workdir_prop, sizeof(M.workdir_prop), "WorkingDirectory=%s", M.dir);
+	snprintf(M.pidfile, sizeof(M.pidfile), "%s/pid", M.dir);
+	return M.workdir_prop;
+}
+
+/* Waits up to WAIT_MS for the pidfile; the command's pid. */
+static pid_t read_pidfile(void)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+
+	for (;;) {
+		FILE *f = fopen(M.pidfile, "re");
+		int pid = 0;
+
+		if (f) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		if (pid > 0) {
+			M.pgid = pid;
+			return pid;
+		}
+		ck_assert_msg(ms_since(t0) < WAIT_MS, "no pidfile %s", M.pidfile);
+		sleep_ms(10);
+	}
+}
+
+/* How many live (not zombie) processes are in group pgid, per /proc. */
+static int group_size(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char path[300], buf[512], *p;
+		int pgrp = 0;
+		char state = 0;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (!p || !(p = strrchr(buf, ')')))
+			continue;
+		/* ") S ppid pgrp ..." */
+		if (sscanf(p + 1, " %c %*d %d", &state, &pgrp) == 2 && pgrp == pgid && state != 'Z')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Waits up to WAIT_MS for group pgid to be empty. */
+static void expect_group_gone(pid_t pgid)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+
+	while (group_size(pgid) > 0) {
+		ck_assert_msg(ms_since(t0) < WAIT_MS, "process group %d still has members",
+			      (int) pgid);
+		sleep_ms(10);
+	}
+}
+
+/* The command's pid is reaped by the monitor: no such process any more. */
+static void expect_reaped(pid_t pid)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+
+	while (kill(pid, 0) == 0) {
+		ck_assert_msg(ms_since(t0) < WAIT_MS, "pid %d still exists", (int) pid);
+		sleep_ms(10);
+	}
+	ck_assert_int_eq(errno, ESRCH);
+}
+
+static const struct chan_status_body *offline(void)
+{
+	return run(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE);
+}
+
+/* ---- tests ---- */
+
+/* Online starts the command in its own group, offline stops it with SIGTERM. */
+START_TEST(test_run_stop)
+{
+	const struct chan_status_body *d;
+	char link[64], target[64];
+	uint64_t t0;
+	ssize_t n;
+	pid_t pid;
+
+	start(PROPS("Command=" PIDFILE_CMD, wd()));
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
+	online_ok();
+	pid = read_pidfile(); /* written in WorkingDirectory */
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
+	ck_assert_int_eq(probe(CHAN_CLASS_LOOKS_ALIVE), 1);
+	ck_assert_int_eq(kill(pid, 0), 0);
+	ck_assert_int_eq(getpgid(pid), pid);
+	/* stdin is /dev/null, the channel's fds 3-6 are not inherited. */
+	snprintf(link, sizeof(link), "/proc/%d/fd/0", (int) pid);
+	n = readlink(link, target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = '\0';
+	ck_assert_str_eq(target, "/dev/null");
+	for (int fd = 3; fd <= 6; fd++) {
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int) pid, fd);
+		ck_assert_int_lt(readlink(link, target, sizeof(target)), 0);
+	}
+
+	t0 = now_ns(CLOCK_MONOTONIC);
+	d = offline();
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_OFFLINE);
+	ck_assert_uint_lt(ms_since(t0), 5000); /* sleep dies of SIGTERM: far below StopTimeout */
+	expect_reaped(pid);
+	expect_group_gone(pid);
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
+	ck_assert_int_eq(find(0, CHAN_ST_FAILURE, -1, UINT64_MAX), -1);
+
+	/* Again: a second run starts a new process. */
+	ck_assert_int_eq(unlink(M.pidfile), 0);
+	online_ok();
+	ck_assert_int_ne(read_pidfile(), 0);
+	ck_assert_int_eq(offline()->state, ST_OFFLINE);
+	close_and_exit();
+}
+END_TEST
+
+/* A command that ignores SIGTERM: offline SIGKILLs the whole group after StopTimeout. */
+START_TEST(test_ignore_sigterm)
+{
+	const struct chan_status_body *d;
+	uint64_t t0, ms;
+	pid_t pid;
+
+	start(PROPS("Command=trap '' TERM; echo $$ > pid; while :; do sleep 0.1; done",
+		    "StopTimeout=300", wd()));
+	online_ok();
+	pid = read_pidfile();
+	t0 = now_ns(CLOCK_MONOTONIC);
+	d = offline();
+	ms = ms_since(t0);
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_OFFLINE);
+	ck_assert_uint_ge(ms, 300);
+	ck_assert_uint_lt(ms, 5000);
+	expect_reaped(pid);
+	expect_group_gone(pid);
+	ck_assert_int_eq(find(0, CHAN_ST_FAILURE, -1, UINT64_MAX), -1);
+	close_and_exit();
+}
+END_TEST
+
+/* The command exits on its own while Online: FAILURE at once, then not alive. */
+START_TEST(test_unexpected_exit)
+{
+	long f;
+
+	start(PROPS("Command=sleep 0.2"));
+	online_ok();
+	f = wait_for(0, CHAN_ST_FAILURE, -1, UINT64_MAX, WAIT_MS);
+	ck_assert_msg(f >= 0, "no FAILURE within %d ms", WAIT_MS);
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
+	ck_assert_int_eq(probe(CHAN_CLASS_LOOKS_ALIVE), 0);
+	ck_assert_int_eq(offline()->state, ST_OFFLINE);
+	close_and_exit();
+}
+END_TEST
+
+/* StartCheckDelay: pending, then Online if the command still runs. */
+START_TEST(test_start_check_ok)
+{
+	uint64_t t0 = 0;
+	pid_t pid;
+
+	start(PROPS("Command=" PIDFILE_CMD, "StartCheckDelay=200", wd()));
+	t0 = now_ns(CLOCK_MONOTONIC);
+	online_ok();
+	ck_assert_uint_ge(ms_since(t0), 200);
+	pid = read_pidfile();
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
+	ck_assert_int_eq(offline()->state, ST_OFFLINE);
+	expect_reaped(pid);
+	close_and_exit();
+}
+END_TEST
+
+/* StartCheckDelay: the command is gone before the delay ends: online fails. */
+START_TEST(test_start_check_fail)
+{
+	const struct chan_status_body *d;
+
+	start(PROPS("Command=exit 3", "StartCheckDelay=200"));
+	d = run(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE);
+	ck_assert_int_eq(d->state, ST_FAILED);
+	ck_assert_int_ne(d->code, 0);
+	ck_assert_int_eq(run(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE)->code, 0);
+	close_and_exit();
+}
+END_TEST
+
+/* Invalid properties: open fails with -EINVAL; a valid slot keeps the program alive. */
+START_TEST(test_invalid)
+{
+	const char *const *cases[] = {
+		PROPS("StopTimeout=100"), /* no Command */
+		PROPS("Command="),
+		PROPS("Command=true", "StopTimeout=-1"),
+		PROPS("Command=true", "StopTimeout=86400001"),
+		PROPS("Command=true", "StartCheckDelay=1x"),
+		PROPS("Command=true", "WorkingDirectory=relative"),
+	};
+	const struct chan_status_body *d;
+
+	ck_assert_uint_lt(ELEMENTSOF(cases), N_SLOTS);
+	start(PROPS("Command=true"));
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		d = expect_done(CHAN_CLASS_TRANSITION,
+				post_open_res((uint32_t) i + 1, "bad", cases[i]));
+		ck_assert_msg(d->code == -EINVAL, "case %zu: code %d", i, d->code);
+		ck_assert_int_eq(d->state, ST_FAILED);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		d = expect_done(
+			CHAN_CLASS_TRANSITION,
+			post_res((uint32_t) i + 1, CHAN_CLASS_TRANSITION, CHAN_OP_CLOSE, NULL, 0));
+		ck_assert_int_eq(d->code, 0);
+	}
+	close_and_exit();
+}
+END_TEST
+
+/* TERMINATE during a pending online kills the command at once. */
+START_TEST(test_terminate_pending)
+{
+	const struct chan_status_body *d;
+	uint64_t on, t0;
+	pid_t pid;
+
+	start(PROPS("Command=" PIDFILE_CMD, "StartCheckDelay=60000", wd()));
+	on = post_transition(CHAN_OP_ONLINE);
+	pid = read_pidfile();
+	t0 = now_ns(CLOCK_MONOTONIC);
+	ck_assert_int_eq(run(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE)->code, 0);
+	d = expect_done(CHAN_CLASS_TRANSITION, on);
+	ck_assert_int_eq(d->state, ST_FAILED);
+	ck_assert_uint_lt(ms_since(t0), 5000);
+	expect_reaped(pid);
+	expect_group_gone(pid);
+	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
+	/* Idempotent. */
+	ck_assert_int_eq(run(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE)->code, 0);
+	close_and_exit();
+}
+END_TEST
+
+/* TERMINATE during an offline waiting for StopTimeout: SIGKILL at once. */
+START_TEST(test_terminate_offline)
+{
+	uint64_t off, t0;
+	pid_t pid;
+
+	start(PROPS("Command=trap '' TERM; echo $$ > pid; while :; do sleep 0.1; done",
+		    "StopTimeout=60000", wd()));
+	online_ok();
+	pid = read_pidfile();
+	off = post_transition(CHAN_OP_OFFLINE);
+	sleep_ms(100);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	ck_assert_int_eq(run(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE)->code, 0);
+	(void) expect_done(CHAN_CLASS_TRANSITION, off);
+	ck_assert_uint_lt(ms_since(t0), 5000);
+	expect_reaped(pid);
+	expect_group_gone(pid);
+	close_and_exit();
+}
+END_TEST
+
+/* CLOSE while Online: the command is killed, the program exits 0. */
+START_TEST(test_close_online)
+{
+	pid_t pid;
+
+	start(PROPS("Command=" PIDFILE_CMD, wd()));
+	online_ok();
+	pid = read_pidfile();
+	close_and_exit();
+	expect_reaped(pid);
+	expect_group_gone(pid);
+}
+END_TEST
+
+Suite *hamon_process_suite(void);
+
+Suite *hamon_process_suite(void)
+{
+	Suite *s = suite_create("hamon-process");
+	TCase *tc;
+
+	tc = tcase_create("lifecycle");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_run_stop);
+	tcase_add_test(tc, test_ignore_sigterm);
+	tcase_add_test(tc, test_unexpected_exit);
+	tcase_add_test(tc, test_start_check_ok);
+	tcase_add_test(tc, test_start_check_fail);
+	tcase_add_test(tc, test_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("terminate");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_terminate_pending);
+	tcase_add_test(tc, test_terminate_offline);
+	tcase_add_test(tc, test_close_online);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int main(void)
+{
+	bin = getenv("HAMON_PROCESS_BIN");
+	if (!bin || access(bin, X_OK) < 0) {
+		fprintf(stderr, "HAMON_PROCESS_BIN not set or not executable: skipped\n");
+		return 77;
+	}
+	return test_run_suite(hamon_process_suite());
+}
