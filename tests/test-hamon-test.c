@@ -25,52 +25,30 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "test-monitor-prog.h"
 #include "test-util.h"
 #include "time-util.h"
 
-#define LOG_MAX	 4096
-#define WAIT_MS	 10000 /* for what must happen: generous, sanitizers are slow */
-#define QUIET_MS 400   /* for what must not happen */
+#define QUIET_MS 400 /* for what must not happen */
 
-#define ST_ONLINE	   2
-#define ST_OFFLINE	   3
-#define ST_FAILED	   4
 #define ST_ONLINE_PENDING  129
 #define ST_OFFLINE_PENDING 130
 
-static const char *bin;
-
-/* The monitor under test: one per test, reaped by the fixture. */
+/* The fixture's own state, beside the monitor under test (M): one per test. */
 static struct {
-	pid_t pid;
-	struct chan_agent *a;
-	struct chan_status_body log[LOG_MAX]; /* everything drained, in order */
-	size_t n_log;
 	char dir[64]; /* for record files */
 	char record[128];
-} M;
-
-static uint64_t ms_since(uint64_t t0)
-{
-	return (now_ns(CLOCK_MONOTONIC) - t0) / NSEC_PER_MSEC;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
+} F;
 
 static void setup(void)
 {
 	memset(&M, 0, sizeof(M));
+	memset(&F, 0, sizeof(F));
 	/* Two slots: test_invalid keeps the program alive with slot 0 while it fails slot 1. */
 	ck_assert_int_eq(chan_agent_new(2, 7, &M.a), 0);
-	snprintf(M.dir, sizeof(M.dir), "/tmp/test-hamon-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(M.dir));
-	snprintf(M.record, sizeof(M.record), "%s/record", M.dir);
+	snprintf(F.dir, sizeof(F.dir), "/tmp/test-hamon-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(F.dir));
+	snprintf(F.record, sizeof(F.record), "%s/record", F.dir);
 }
 
 static void teardown(void)
@@ -80,98 +58,9 @@ static void teardown(void)
 		(void) waitpid(M.pid, NULL, 0);
 		M.pid = 0;
 	}
-	(void) unlink(M.record);
-	(void) rmdir(M.dir);
+	(void) unlink(F.record);
+	(void) rmdir(F.dir);
 	M.a = chan_agent_free(M.a);
-}
-
-/* As hagentd: the channel's fds become 3-6, every other fd but 0-2 is closed. */
-static void spawn(void)
-{
-	struct chan_fds f;
-	pid_t pid;
-
-	chan_agent_fds(M.a, &f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int src[4] = {f.producer, f.agent, f.mon_bell, f.agent_bell}, tmp[4];
-
-		for (int i = 0; i < 4; i++) {
-			tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 100);
-			if (tmp[i] < 0)
-				_exit(127);
-		}
-		for (int i = 0; i < 4; i++)
-			if (dup2(tmp[i], 3 + i) < 0) /* clears FD_CLOEXEC */
-				_exit(127);
-		(void) close_range(7, ~0u, 0);
-		(void) setenv("HAGENT_CHANNEL_FDS", "3,4,5,6", 1);
-		execl(bin, "hamon-test", (char *) NULL);
-		_exit(127);
-	}
-	M.pid = pid;
-}
-
-/* Waits up to ms for some status, drains everything into the log. */
-static void pump(unsigned ms)
-{
-	struct pollfd p = {.fd = chan_agent_bell_fd(M.a), .events = POLLIN};
-	size_t n;
-	int r;
-
-	if (chan_agent_prepare_sleep(M.a) == 0) {
-		r = poll(&p, 1, (int) ms);
-		ck_assert_int_ge(r, 0);
-	}
-	chan_agent_woken(M.a);
-	do {
-		ck_assert_uint_lt(M.n_log, LOG_MAX);
-		r = chan_agent_drain(M.a, M.log + M.n_log, LOG_MAX - M.n_log, &n);
-		ck_assert_int_ge(r, 0);
-		M.n_log += n;
-	} while (r == 1);
-}
-
-/* Index of the first status from index from matching type/class/command, or -1. */
-static long find(size_t from, uint16_t type, int cls, uint64_t cmd_id)
-{
-	for (size_t i = from; i < M.n_log; i++) {
-		const struct chan_status_body *b = &M.log[i];
-
-		if (b->type == type && (cls < 0 || b->cls == cls) &&
-		    (cmd_id == UINT64_MAX || b->cmd_id == cmd_id))
-			return (long) i;
-	}
-	return -1;
-}
-
-/* Waits up to ms for such a status; -1 if none came. */
-static long wait_for(size_t from, uint16_t type, int cls, uint64_t cmd_id, unsigned ms)
-{
-	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-	long i;
-
-	for (;;) {
-		i = find(from, type, cls, cmd_id);
-		if (i >= 0 || ms_since(t0) >= ms)
-			return i;
-		pump(20);
-	}
-}
-
-static const struct chan_status_body *expect(uint16_t type, int cls, uint64_t cmd_id)
-{
-	long i = wait_for(0, type, cls, cmd_id, WAIT_MS);
-
-	ck_assert_msg(i >= 0, "no status type %u class %d command %" PRIu64 " within %d ms", type,
-		      cls, cmd_id, WAIT_MS);
-	return &M.log[i];
-}
-
-static const struct chan_status_body *expect_done(int cls, uint64_t cmd_id)
-{
-	return expect(CHAN_ST_DONE, cls, cmd_id);
 }
 
 static void expect_no_done(int cls, uint64_t cmd_id, unsigned ms)
@@ -180,120 +69,10 @@ static void expect_no_done(int cls, uint64_t cmd_id, unsigned ms)
 		      "command %" PRIu64 " answered, expected it to hang", cmd_id);
 }
 
-static uint64_t post_res(uint32_t res, enum chan_cmd_class cls, enum chan_op op, const void *args,
-			 uint32_t len)
-{
-	uint64_t id = 0;
-
-	ck_assert_int_eq(chan_agent_post(M.a, res, cls, op,
-					 now_ns(CLOCK_MONOTONIC) + 60 * NSEC_PER_SEC, args, len,
-					 &id),
-			 0);
-	return id;
-}
-
-static uint64_t post(enum chan_cmd_class cls, enum chan_op op, const void *args, uint32_t len)
-{
-	return post_res(0, cls, op, args, len);
-}
-
-static uint64_t post_transition(enum chan_op op)
-{
-	return post(CHAN_CLASS_TRANSITION, op, NULL, 0);
-}
-
-/* OPEN of resource "name" in slot res with the NULL-terminated key=value properties. */
-static uint64_t post_open_res(uint32_t res, const char *name, const char *const *props)
-{
-	char rec[CHAN_ARGS_MAX];
-	size_t n = 0;
-
-	n += (size_t) snprintf(rec, sizeof(rec), ".name=%s", name) + 1;
-	n += (size_t) snprintf(rec + n, sizeof(rec) - n, ".type=test") + 1;
-	n += (size_t) snprintf(rec + n, sizeof(rec) - n, ".id=0123456789abcdef0123456789abcdef") +
-	     1;
-	for (; *props; props++) {
-		size_t l = strlen(*props) + 1;
-
-		ck_assert_uint_le(n + l, sizeof(rec));
-		memcpy(rec + n, *props, l);
-		n += l;
-	}
-	return post_res(res, CHAN_CLASS_TRANSITION, CHAN_OP_OPEN, rec, (uint32_t) n);
-}
-
-static uint64_t post_open_named(const char *name, const char *const *props)
-{
-	return post_open_res(0, name, props);
-}
-
-#define PROPS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-/* Starts the program and opens r1 with props: it must come up Offline. */
-static void start(const char *const *props)
-{
-	const struct chan_status_body *d;
-
-	spawn();
-	d = expect_done(CHAN_CLASS_TRANSITION, post_open_named("r1", props));
-	ck_assert_int_eq(d->code, 0);
-	ck_assert_int_eq(d->state, ST_OFFLINE);
-}
-
-/* Posts op, waits for its DONE; returns it (a pointer into the log). */
-static const struct chan_status_body *run(enum chan_cmd_class cls, enum chan_op op)
-{
-	return expect_done(cls, post(cls, op, NULL, 0));
-}
-
-static void online_ok(void)
-{
-	const struct chan_status_body *d = run(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE);
-
-	ck_assert_int_eq(d->code, 0);
-	ck_assert_int_eq(d->state, ST_ONLINE);
-}
-
-static int probe(enum chan_cmd_class cls)
-{
-	return run(cls, cls == CHAN_CLASS_IS_ALIVE ? CHAN_OP_IS_ALIVE : CHAN_OP_LOOKS_ALIVE)->code;
-}
-
-/* Waits up to ms for the child to end; its wait status, or -1 (still running). */
-static int wait_exit(unsigned ms)
-{
-	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-	int status;
-
-	for (;;) {
-		pid_t p = waitpid(M.pid, &status, WNOHANG);
-
-		ck_assert_int_ge(p, 0);
-		if (p == M.pid) {
-			M.pid = 0;
-			return status;
-		}
-		if (ms_since(t0) >= ms)
-			return -1;
-		sleep_ms(5);
-	}
-}
-
 static void expect_alive(void)
 {
 	ck_assert_int_eq(wait_exit(0), -1);
 	ck_assert_int_eq(kill(M.pid, 0), 0);
-}
-
-/* CLOSE of the last resource: answered, and the program exits 0. */
-static void close_and_exit(void)
-{
-	int status;
-
-	ck_assert_int_eq(run(CHAN_CLASS_TRANSITION, CHAN_OP_CLOSE)->code, 0);
-	status = wait_exit(WAIT_MS);
-	ck_assert_msg(status != -1, "still running after the close of its last resource");
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status 0x%x", status);
 }
 
 static void expect_signal(int sig)
@@ -322,7 +101,7 @@ static size_t read_record(char lines[][256], uint64_t *ns, size_t max)
 	char buf[256];
 	uint64_t last = 0;
 	size_t n = 0;
-	FILE *f = fopen(M.record, "re");
+	FILE *f = fopen(F.record, "re");
 
 	ck_assert_ptr_nonnull(f);
 	while (n < max && fgets(buf, sizeof(buf), f)) {
@@ -363,7 +142,7 @@ static char rec_prop[160];
 
 static const char *record_prop(void)
 {
-	snprintf(rec_prop, sizeof(rec_prop), "RecordFile=%s", M.record);
+	snprintf(rec_prop, sizeof(rec_prop), "RecordFile=%s", F.record);
 	return rec_prop;
 }
 
@@ -889,7 +668,7 @@ START_TEST(test_record_name_escaped)
 	ck_assert_int_eq(expect_done(CHAN_CLASS_TRANSITION, post_open_named("a b\\c", props))->code,
 			 0);
 	close_and_exit();
-	f = fopen(M.record, "re");
+	f = fopen(F.record, "re");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
 	fclose(f);
@@ -993,15 +772,15 @@ END_TEST
 START_TEST(test_readme_example)
 {
 	const char *example = getenv("HAMON_EXAMPLE_BIN");
-	const char *saved = bin;
+	const char *saved = prog_bin;
 	const struct chan_status_body *d;
 	char path[128], prop[160];
 	uint32_t next = 1;
 	uint64_t id;
 
 	ck_assert_msg(example && access(example, X_OK) == 0, "HAMON_EXAMPLE_BIN not executable");
-	bin = example;
-	snprintf(path, sizeof(path), "%s/file", M.dir);
+	prog_bin = example;
+	snprintf(path, sizeof(path), "%s/file", F.dir);
 	snprintf(prop, sizeof(prop), "Path=%s", path);
 
 	spawn();
@@ -1035,7 +814,7 @@ START_TEST(test_readme_example)
 			post_res(1, CHAN_CLASS_TRANSITION, CHAN_OP_CLOSE, NULL, 0));
 	ck_assert_int_eq(d->code, 0);
 	close_and_exit();
-	bin = saved;
+	prog_bin = saved;
 }
 END_TEST
 
@@ -1095,8 +874,10 @@ Suite *hamon_test_suite(void)
 
 int main(void)
 {
-	bin = getenv("HAMON_TEST_BIN");
-	if (!bin || access(bin, X_OK) < 0) {
+	prog_bin = getenv("HAMON_TEST_BIN");
+	prog_name = "hamon-test";
+	open_type = "test";
+	if (!prog_bin || access(prog_bin, X_OK) < 0) {
 		fprintf(stderr, "HAMON_TEST_BIN not set or not executable: skipped\n");
 		return 77;
 	}
