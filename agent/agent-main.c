@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -32,11 +33,14 @@
 #define DEFAULT_MONITOR_DIR "/usr/libexec/hagent/monitors" /* meson passes the real one */
 #endif
 
+#define AGENT_MAX_RECORDS (SHM_MAX_RECORDS / 2) /* per kind: --max-resources, --max-groups */
 #define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000) /* for the monitors to exit */
 
 static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
 static const char *arg_monitor_dir = NULL;
+static uint32_t arg_max_resources = 0; /* 0: shm_params_default()'s */
+static uint32_t arg_max_groups = 0;
 
 /* Everything the running agent owns; freed in reverse order of creation. */
 struct agent {
@@ -69,7 +73,9 @@ static void help(void)
 	       "     --state-dir DIR      configuration database (env HAGENT_STATE_DIR,\n"
 	       "                          default " DEFAULT_STATE_DIR ")\n"
 	       "     --monitor-dir DIR    monitor programs hamon-<type> (env HAGENT_MONITOR_DIR,\n"
-	       "                          default " DEFAULT_MONITOR_DIR ")\n");
+	       "                          default " DEFAULT_MONITOR_DIR ")\n"
+	       "     --max-resources N    resource records of the state segment (default 4096)\n"
+	       "     --max-groups N       group records of the state segment (default 1024)\n");
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -79,16 +85,40 @@ static const char *env_or(const char *name, const char *fallback)
 	return e && *e ? e : fallback;
 }
 
+/* A count of records: 1..SHM_MAX_RECORDS. */
+static int parse_count(const char *opt, const char *s, uint32_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end || *s == '-' || v == 0 || v > AGENT_MAX_RECORDS)
+		return log_error_errno(-EINVAL, "Invalid value '%s' for --%s: expected 1..%u.", s,
+				       opt, AGENT_MAX_RECORDS);
+	*ret = (uint32_t) v;
+	return 0;
+}
+
 /* 1: exit with success (--help, --version); 0: run; -EINVAL: bad arguments. */
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_VERSION = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_MONITOR_DIR };
+	enum {
+		ARG_VERSION = 0x100,
+		ARG_RUNTIME_DIR,
+		ARG_STATE_DIR,
+		ARG_MONITOR_DIR,
+		ARG_MAX_RESOURCES,
+		ARG_MAX_GROUPS,
+	};
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
 		{"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
 		{"state-dir", required_argument, NULL, ARG_STATE_DIR},
 		{"monitor-dir", required_argument, NULL, ARG_MONITOR_DIR},
+		{"max-resources", required_argument, NULL, ARG_MAX_RESOURCES},
+		{"max-groups", required_argument, NULL, ARG_MAX_GROUPS},
 		{},
 	};
 	int c;
@@ -109,6 +139,14 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case ARG_MONITOR_DIR:
 			arg_monitor_dir = optarg;
+			break;
+		case ARG_MAX_RESOURCES:
+			if (parse_count("max-resources", optarg, &arg_max_resources) < 0)
+				return -EINVAL;
+			break;
+		case ARG_MAX_GROUPS:
+			if (parse_count("max-groups", optarg, &arg_max_groups) < 0)
+				return -EINVAL;
 			break;
 		default:
 			return -EINVAL; /* getopt printed why */
@@ -226,6 +264,14 @@ static int agent_start(struct agent *a)
 	int r;
 
 	shm_params_default(&p);
+	if (arg_max_resources)
+		p.max_resources = arg_max_resources;
+	if (arg_max_groups)
+		p.max_groups = arg_max_groups;
+	/* The default heap gives 1 KiB of blobs per record; keep that ratio when it grows. */
+	if ((uint64_t) (p.max_resources + p.max_groups) * 1024 > p.blob_bytes)
+		p.blob_bytes = (uint32_t) MIN((uint64_t) (p.max_resources + p.max_groups) * 1024,
+					      UINT64_C(1) << 30);
 	r = shm_writer_new(&p, &a->writer);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the state segment: %m");
