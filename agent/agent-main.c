@@ -9,36 +9,43 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/param.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "agent-control.h"
 #include "agent-model.h"
 #include "agent-publish.h"
 #include "agent-resource.h"
 #include "agent-socket.h"
 #include "config-store.h"
+#include "control-api.h"
 #include "log.h"
 #include "macro.h"
 #include "shm-writer.h"
 
 #define DEFAULT_RUNTIME_DIR "/run/hagent"
 #define DEFAULT_STATE_DIR   "/var/lib/hagent"
+#define DEFAULT_ADMIN_GROUP "haclient"
 #ifndef DEFAULT_MONITOR_DIR
 #define DEFAULT_MONITOR_DIR "/usr/libexec/hagent/monitors" /* meson passes the real one */
 #endif
 
-#define AGENT_MAX_RECORDS (SHM_MAX_RECORDS / 2) /* per kind: --max-resources, --max-groups */
-#define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000) /* for the monitors to exit */
+#define AGENT_MAX_RECORDS	(SHM_MAX_RECORDS / 2) /* per kind: --max-resources, --max-groups */
+#define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000)     /* for the monitors to exit */
 
 static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
 static const char *arg_monitor_dir = NULL;
+static const char *arg_admin_group = NULL;
 static uint32_t arg_max_resources = 0; /* 0: shm_params_default()'s */
 static uint32_t arg_max_groups = 0;
 
@@ -47,17 +54,22 @@ struct agent {
 	sd_event *event;
 	struct shm_writer *writer;
 	struct agent_socket *socket;
+	struct config_store *store;
 	struct agent_model *model;
 	struct agent_resources *resources;
+	struct agent_ops ops;
+	struct agent_control *control;
 	sd_event_source *heartbeat;
 };
 
 static void agent_done(struct agent *a)
 {
+	a->control = agent_control_free(a->control);
 	a->resources = agent_resources_free(a->resources);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
 	a->socket = agent_socket_free(a->socket);
 	a->model = agent_model_free(a->model);
+	a->store = config_store_free(a->store);
 	a->writer = shm_writer_free(a->writer);
 	a->event = sd_event_unref(a->event);
 }
@@ -74,6 +86,8 @@ static void help(void)
 	       "                          default " DEFAULT_STATE_DIR ")\n"
 	       "     --monitor-dir DIR    monitor programs hamon-<type> (env HAGENT_MONITOR_DIR,\n"
 	       "                          default " DEFAULT_MONITOR_DIR ")\n"
+	       "     --admin-group NAME   members may change the configuration (env\n"
+	       "                          HAGENT_ADMIN_GROUP, default " DEFAULT_ADMIN_GROUP ")\n"
 	       "     --max-resources N    resource records of the state segment (default 4096)\n"
 	       "     --max-groups N       group records of the state segment (default 1024)\n");
 }
@@ -110,6 +124,7 @@ static int parse_argv(int argc, char *argv[])
 		ARG_MONITOR_DIR,
 		ARG_MAX_RESOURCES,
 		ARG_MAX_GROUPS,
+		ARG_ADMIN_GROUP,
 	};
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
@@ -119,6 +134,7 @@ static int parse_argv(int argc, char *argv[])
 		{"monitor-dir", required_argument, NULL, ARG_MONITOR_DIR},
 		{"max-resources", required_argument, NULL, ARG_MAX_RESOURCES},
 		{"max-groups", required_argument, NULL, ARG_MAX_GROUPS},
+		{"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
 		{},
 	};
 	int c;
@@ -144,6 +160,9 @@ static int parse_argv(int argc, char *argv[])
 			if (parse_count("max-resources", optarg, &arg_max_resources) < 0)
 				return -EINVAL;
 			break;
+		case ARG_ADMIN_GROUP:
+			arg_admin_group = optarg;
+			break;
 		case ARG_MAX_GROUPS:
 			if (parse_count("max-groups", optarg, &arg_max_groups) < 0)
 				return -EINVAL;
@@ -160,10 +179,29 @@ static int parse_argv(int argc, char *argv[])
 		arg_state_dir = env_or("HAGENT_STATE_DIR", DEFAULT_STATE_DIR);
 	if (!arg_monitor_dir)
 		arg_monitor_dir = env_or("HAGENT_MONITOR_DIR", DEFAULT_MONITOR_DIR);
+	if (!arg_admin_group)
+		arg_admin_group = env_or("HAGENT_ADMIN_GROUP", DEFAULT_ADMIN_GROUP);
 	if (!*arg_runtime_dir || !*arg_state_dir || !*arg_monitor_dir)
 		return log_error_errno(-EINVAL,
 				       "The runtime, state and monitor directories must not be "
 				       "empty.");
+	/* Monitors are started by absolute path (monitor-spawn.h). */
+	if (arg_monitor_dir[0] != '/') {
+		static char abs_monitor_dir[PATH_MAX];
+		char cwd[PATH_MAX];
+		int n;
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return log_error_errno(-errno, "Failed to get the working directory: %m");
+		n = snprintf(abs_monitor_dir, sizeof(abs_monitor_dir), "%s/%s", cwd,
+			     arg_monitor_dir);
+		if (n < 0 || (size_t) n >= sizeof(abs_monitor_dir))
+			return log_error_errno(-ENAMETOOLONG,
+					       "The monitor directory %s/%s is too "
+					       "long.",
+					       cwd, arg_monitor_dir);
+		arg_monitor_dir = abs_monitor_dir;
+	}
 	return 0;
 }
 
@@ -189,6 +227,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	struct agent *a = userdata;
 
 	log_info("Received %s, stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	a->ops.stopping = true;
 	if (a->resources)
 		return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -237,14 +276,13 @@ static int config_explain(int r)
 
 static int model_load(struct agent *a, const struct shm_params *p)
 {
-	_cleanup_(config_store_freep) struct config_store *store = NULL;
 	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
 	int r;
 
-	r = config_store_open(arg_state_dir, &store);
+	r = config_store_open(arg_state_dir, &a->store);
 	if (r < 0)
 		return config_explain(r);
-	r = config_store_load(store, &snap);
+	r = config_store_load(a->store, &snap);
 	if (r < 0)
 		return config_explain(r);
 	r = agent_model_new(snap, a->writer, p->max_resources, p->max_groups, &a->model);
@@ -255,6 +293,42 @@ static int model_load(struct agent *a, const struct shm_params *p)
 				       p->max_resources, p->max_groups);
 	if (r < 0)
 		return log_error_errno(r, "Failed to build the model from the configuration: %m");
+	return 0;
+}
+
+/* The gid of the admin group, or (gid_t) -1 if there is no such group. */
+static gid_t admin_gid(void)
+{
+	struct group *g;
+
+	errno = 0;
+	g = getgrnam(arg_admin_group);
+	if (!g) {
+		log_info("No admin group '%s'%s%s: only root and uid %u may change the "
+			 "configuration.",
+			 arg_admin_group, errno ? ": " : "", errno ? strerror(errno) : "",
+			 (unsigned) geteuid());
+		return (gid_t) -1;
+	}
+	return g->gr_gid;
+}
+
+static int control_start(struct agent *a)
+{
+	struct control_access access = {.agent_uid = geteuid(), .admin_gid = admin_gid()};
+	int r;
+
+	a->ops = (struct agent_ops){
+		.store = a->store,
+		.writer = a->writer,
+		.model = a->model,
+		.resources = a->resources,
+		.monitor_dir = arg_monitor_dir,
+	};
+	r = agent_control_new(a->event, arg_runtime_dir, &access, &a->ops, &a->control);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s/%s: %m", arg_runtime_dir,
+				       CONTROL_SOCKET_NAME);
 	return 0;
 }
 
@@ -294,7 +368,7 @@ static int agent_start(struct agent *a)
 	r = agent_resources_new(a->event, a->writer, a->model, arg_monitor_dir, &a->resources);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the resources: %m");
-	return 0;
+	return control_start(a);
 }
 
 static int run(void)
@@ -311,10 +385,10 @@ static int run(void)
 		r = agent_start(&a);
 	if (r < 0)
 		return r;
-	log_info("Serving %zu groups and %zu resources in %s.", a.model->n_groups,
-		 a.model->n_resources, arg_runtime_dir);
+	log_info("Serving %zu groups and %zu resources in %s.", a.model->live_groups,
+		 a.model->live_resources, arg_runtime_dir);
 	(void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu groups and %zu resources.",
-			  a.model->n_groups, a.model->n_resources);
+			  a.model->live_groups, a.model->live_resources);
 	agent_resources_start(a.resources);
 	r = sd_event_loop(a.event);
 	(void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/param.h>
 #include <sys/types.h>
 
@@ -53,6 +54,7 @@ static int append(char **buf, size_t *len, const char *key, const char *value)
 }
 
 /* The common properties with their effective values, then the private ones by key. */
+/* The common properties with their effective values, then the private ones by key. */
 static int props_build(const struct config_resource *cr, struct agent_resource *r)
 {
 	const struct res_props *c = &cr->common;
@@ -92,25 +94,178 @@ static int props_build(const struct config_resource *cr, struct agent_resource *
 		if (r2 < 0)
 			return r2;
 	}
+	free(r->props);
 	r->props_len = (uint32_t) len;
 	r->props = TAKE_PTR(buf);
+	r->common = cr->common;
 	return 0;
 }
 
-static ssize_t group_find(const struct config_snapshot *snap, const char *id)
+/* A free index of an array of max entries, [0, *n) in use or freed. */
+static ssize_t index_take(size_t *free_list, size_t *n_free, size_t *n, size_t max)
 {
-	for (size_t i = 0; i < snap->n_groups; i++)
-		if (strcmp(snap->groups[i].id, id) == 0)
+	if (*n_free > 0)
+		return (ssize_t) free_list[--*n_free];
+	if (*n >= max)
+		return -ENOSPC;
+	return (ssize_t) (*n)++;
+}
+
+ssize_t agent_model_group_find(const struct agent_model *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_groups; i++)
+		if (m->groups[i].used && strcasecmp(m->groups[i].name, name) == 0)
 			return (ssize_t) i;
 	return -ENOENT;
 }
 
-static ssize_t resource_find(const struct config_snapshot *snap, const char *id)
+ssize_t agent_model_resource_find(const struct agent_model *m, const char *name)
 {
-	for (size_t i = 0; i < snap->n_resources; i++)
-		if (strcmp(snap->resources[i].id, id) == 0)
+	for (size_t i = 0; i < m->n_resources; i++) {
+		const struct agent_resource *r = &m->resources[i];
+
+		if (r->used && !r->removing && strcasecmp(r->name, name) == 0)
 			return (ssize_t) i;
+	}
 	return -ENOENT;
+}
+
+/* An index of the group with this id (hex), or -EBADMSG. */
+static ssize_t group_by_hex(const struct agent_model *m, const char *hex)
+{
+	uint8_t id[SHM_ID_SIZE];
+
+	if (id_parse(hex, id) < 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < m->n_groups; i++)
+		if (m->groups[i].used && memcmp(m->groups[i].id, id, SHM_ID_SIZE) == 0)
+			return (ssize_t) i;
+	return -EBADMSG;
+}
+
+int agent_model_group_add(struct agent_model *m, const struct shm_writer *w,
+			  const struct config_group *cg, size_t *ret)
+{
+	uint8_t id[SHM_ID_SIZE];
+	struct agent_group *g;
+	ssize_t i;
+
+	if (id_parse(cg->id, id) < 0)
+		return -EBADMSG;
+	i = index_take(m->free_groups, &m->n_free_groups, &m->n_groups, m->max_groups);
+	if (i < 0)
+		return (int) i;
+	g = &m->groups[i];
+	*g = (struct agent_group){
+		.used = true,
+		.slot = shm_writer_group_slot(w, (uint32_t) i),
+		.state = HAGENT_GROUP_OFFLINE,
+		.state_seq = 1,
+		.persistent_state = (int32_t) cg->target,
+	};
+	memcpy(g->id, id, SHM_ID_SIZE);
+	snprintf(g->name, sizeof(g->name), "%s", cg->name);
+	m->live_groups++;
+	*ret = (size_t) i;
+	return 0;
+}
+
+void agent_model_group_remove(struct agent_model *m, size_t gi)
+{
+	struct agent_group *g = &m->groups[gi];
+
+	assert(g->used && g->n_members == 0);
+	free(g->members);
+	*g = (struct agent_group){};
+	m->free_groups[m->n_free_groups++] = gi;
+	m->live_groups--;
+}
+
+static int members_append(struct agent_group *g, size_t i)
+{
+	size_t *n = reallocarray(g->members, g->n_members + 1, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	n[g->n_members++] = i;
+	g->members = n;
+	return 0;
+}
+
+int agent_model_resource_add(struct agent_model *m, const struct shm_writer *w,
+			     const struct config_resource *cr, const char *type, size_t g,
+			     size_t *ret)
+{
+	struct agent_resource *r;
+	uint8_t id[SHM_ID_SIZE];
+	ssize_t i;
+	int k;
+
+	assert(g < m->n_groups && m->groups[g].used);
+	if (id_parse(cr->id, id) < 0)
+		return -EBADMSG;
+	i = index_take(m->free_resources, &m->n_free_resources, &m->n_resources, m->max_resources);
+	if (i < 0)
+		return (int) i;
+	r = &m->resources[i];
+	*r = (struct agent_resource){
+		.used = true,
+		.slot = shm_writer_resource_slot(w, (uint32_t) i),
+		.group = g,
+		.state = HAGENT_RESOURCE_INITIALIZING, /* the monitor is not started yet */
+		.state_seq = 1,
+		.persistent_state = (int32_t) cr->target,
+	};
+	memcpy(r->id, id, SHM_ID_SIZE);
+	snprintf(r->name, sizeof(r->name), "%s", cr->name);
+	/* Type names longer than SHM_TYPE_MAX - 1 bytes are cut. */
+	memcpy(r->type, type, MIN(strlen(type), sizeof(r->type) - 1));
+	k = props_build(cr, r);
+	if (k >= 0)
+		k = members_append(&m->groups[g], (size_t) i);
+	if (k < 0) {
+		free(r->props);
+		*r = (struct agent_resource){};
+		m->free_resources[m->n_free_resources++] = (size_t) i;
+		return k;
+	}
+	m->live_resources++;
+	*ret = (size_t) i;
+	return 0;
+}
+
+/* Removes every occurrence of v from a[0..*n). */
+static void index_drop(size_t *a, size_t *n, size_t v)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < *n; i++)
+		if (a[i] != v)
+			a[j++] = a[i];
+	*n = j;
+}
+
+void agent_model_resource_remove(struct agent_model *m, size_t i)
+{
+	struct agent_resource *r = &m->resources[i];
+
+	assert(r->used);
+	index_drop(m->groups[r->group].members, &m->groups[r->group].n_members, i);
+	for (size_t j = 0; j < m->n_resources; j++)
+		if (m->resources[j].used && m->resources[j].n_deps > 0)
+			index_drop(m->resources[j].deps, &m->resources[j].n_deps, i);
+	free(r->props);
+	free(r->deps);
+	*r = (struct agent_resource){};
+	m->free_resources[m->n_free_resources++] = i;
+	m->live_resources--;
+}
+
+int agent_model_resource_set_props(struct agent_model *m, size_t i,
+				   const struct config_resource *cr)
+{
+	assert(m->resources[i].used);
+	return props_build(cr, &m->resources[i]);
 }
 
 static const char *type_name(const struct config_snapshot *snap, const char *id)
@@ -121,69 +276,31 @@ static const char *type_name(const struct config_snapshot *snap, const char *id)
 	return NULL;
 }
 
-static int groups_build(const struct config_snapshot *snap, const struct shm_writer *w,
-			struct agent_model *m)
+/* The index of the resource with this id (hex), or -EBADMSG. */
+static ssize_t resource_by_hex(const struct agent_model *m, const char *hex)
 {
-	m->groups = calloc(snap->n_groups ?: 1, sizeof(*m->groups));
-	if (!m->groups)
-		return -ENOMEM;
-	for (size_t i = 0; i < snap->n_groups; i++) {
-		struct agent_group *g = &m->groups[i];
-		int r = id_parse(snap->groups[i].id, g->id);
+	uint8_t id[SHM_ID_SIZE];
 
-		if (r < 0)
-			return r;
-		m->n_groups++;
-		snprintf(g->name, sizeof(g->name), "%s", snap->groups[i].name);
-		g->slot = shm_writer_group_slot(w, (uint32_t) i);
-		g->persistent_state = (int32_t) snap->groups[i].target;
-		g->state_seq = 1;
-		g->members = calloc(snap->n_resources ?: 1, sizeof(*g->members));
-		if (!g->members)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int resource_build(const struct config_snapshot *snap, const struct shm_writer *w,
-			  struct agent_model *m, size_t i)
-{
-	const struct config_resource *cr = &snap->resources[i];
-	struct agent_resource *r = &m->resources[i];
-	const char *type = type_name(snap, cr->type_id);
-	ssize_t g = group_find(snap, cr->group_id);
-	int k;
-
-	if (g < 0 || !type)
+	if (id_parse(hex, id) < 0)
 		return -EBADMSG;
-	k = id_parse(cr->id, r->id);
-	if (k < 0)
-		return k;
-	snprintf(r->name, sizeof(r->name), "%s", cr->name);
-	/* Type names longer than SHM_TYPE_MAX - 1 bytes are cut. */
-	memcpy(r->type, type, MIN(strlen(type), sizeof(r->type) - 1));
-	r->slot = shm_writer_resource_slot(w, (uint32_t) i);
-	r->group = (size_t) g;
-	r->state = HAGENT_RESOURCE_INITIALIZING; /* the monitor is not started yet */
-	r->state_seq = 1;
-	r->persistent_state = (int32_t) cr->target;
-	r->common = cr->common;
-	m->groups[g].members[m->groups[g].n_members++] = i;
-	return props_build(cr, r);
+	for (size_t i = 0; i < m->n_resources; i++)
+		if (m->resources[i].used && memcmp(m->resources[i].id, id, SHM_ID_SIZE) == 0)
+			return (ssize_t) i;
+	return -EBADMSG;
 }
 
 static int deps_build(const struct config_snapshot *snap, struct agent_model *m)
 {
 	for (size_t i = 0; i < snap->n_deps; i++) {
-		ssize_t d = resource_find(snap, snap->deps[i].dependent_id);
-		ssize_t p = resource_find(snap, snap->deps[i].provider_id);
+		ssize_t d = resource_by_hex(m, snap->deps[i].dependent_id);
+		ssize_t p = resource_by_hex(m, snap->deps[i].provider_id);
 		struct agent_resource *r;
 		size_t *n;
 
 		if (d < 0 || p < 0)
 			return -EBADMSG;
 		r = &m->resources[d];
-		n = realloc(r->deps, (r->n_deps + 1) * sizeof(*n));
+		n = reallocarray(r->deps, r->n_deps + 1, sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		n[r->n_deps++] = (size_t) p;
@@ -204,15 +321,30 @@ int agent_model_new(const struct config_snapshot *snap, const struct shm_writer 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	r = groups_build(snap, w, m);
-	if (r < 0)
-		return r;
-	m->resources = calloc(snap->n_resources ?: 1, sizeof(*m->resources));
-	if (!m->resources)
+	m->max_groups = max_groups;
+	m->max_resources = max_resources;
+	m->groups = calloc(max_groups, sizeof(*m->groups));
+	m->free_groups = calloc(max_groups, sizeof(*m->free_groups));
+	m->resources = calloc(max_resources, sizeof(*m->resources));
+	m->free_resources = calloc(max_resources, sizeof(*m->free_resources));
+	if (!m->groups || !m->free_groups || !m->resources || !m->free_resources)
 		return -ENOMEM;
+	for (size_t i = 0; i < snap->n_groups; i++) {
+		size_t g;
+
+		r = agent_model_group_add(m, w, &snap->groups[i], &g);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < snap->n_resources; i++) {
-		m->n_resources++;
-		r = resource_build(snap, w, m, i);
+		const struct config_resource *cr = &snap->resources[i];
+		const char *type = type_name(snap, cr->type_id);
+		ssize_t g = group_by_hex(m, cr->group_id);
+		size_t ri;
+
+		if (g < 0 || !type)
+			return -EBADMSG;
+		r = agent_model_resource_add(m, w, cr, type, (size_t) g, &ri);
 		if (r < 0)
 			return r;
 	}
@@ -236,7 +368,9 @@ struct agent_model *agent_model_free(struct agent_model *m)
 	for (size_t i = 0; i < m->n_groups; i++)
 		free(m->groups[i].members);
 	free(m->resources);
+	free(m->free_resources);
 	free(m->groups);
+	free(m->free_groups);
 	free(m);
 	return NULL;
 }

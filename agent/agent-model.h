@@ -4,13 +4,21 @@
 /*
  * hagentd's in-memory model: the groups and resources of the configuration
  * with their segment slots and their volatile state.  Built from one
- * config_store_load() snapshot; owned by the agent's main loop (one thread).
+ * config_store_load() snapshot, then changed object by object as the control
+ * API adds and removes them; owned by the agent's main loop (one thread).
  * Group states are derived from member states (semantics.md §5.1).
+ *
+ * Objects live in arrays sized for the segment (max_resources, max_groups;
+ * calloc'd, so untouched entries cost no memory): entry i is always record
+ * slot i of its kind, an index stays valid while the object exists, and a
+ * freed index is reused by the next add.  Loops run over [0, n_*) and skip
+ * the entries whose `used` is false.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config-store.h"
 #include "macro.h"
@@ -20,6 +28,8 @@
 struct shm_writer;
 
 struct agent_resource {
+	bool used;
+	bool removing; /* gone from the configuration, closing: not found by name */
 	uint8_t id[SHM_ID_SIZE];
 	char name[SHM_NAME_MAX];
 	char type[SHM_TYPE_MAX];
@@ -45,6 +55,7 @@ struct agent_resource {
 };
 
 struct agent_group {
+	bool used;
 	uint8_t id[SHM_ID_SIZE];
 	char name[SHM_NAME_MAX];
 	uint32_t slot;
@@ -57,10 +68,14 @@ struct agent_group {
 };
 
 struct agent_model {
-	struct agent_group *groups;
-	size_t n_groups;
-	struct agent_resource *resources;
+	struct agent_group *groups; /* max_groups entries */
+	size_t n_groups;	    /* entries ever used: [0, n_groups) */
+	size_t max_groups, live_groups;
+	struct agent_resource *resources; /* max_resources entries */
 	size_t n_resources;
+	size_t max_resources, live_resources;
+	size_t *free_groups, n_free_groups; /* freed indexes below n_groups */
+	size_t *free_resources, n_free_resources;
 };
 
 /*
@@ -74,6 +89,34 @@ int agent_model_new(const struct config_snapshot *snap, const struct shm_writer 
 		    uint32_t max_resources, uint32_t max_groups, struct agent_model **ret);
 struct agent_model *agent_model_free(struct agent_model *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_model *, agent_model_free);
+
+/* Index of the live object with this name (case-insensitive), or -ENOENT. */
+ssize_t agent_model_group_find(const struct agent_model *m, const char *name);
+ssize_t agent_model_resource_find(const struct agent_model *m, const char *name);
+
+/*
+ * A new group (no members, state Offline, state_seq 1) from its
+ * configuration; *ret its index.  -ENOSPC: no free group record; -EBADMSG: a
+ * malformed id.
+ */
+int agent_model_group_add(struct agent_model *m, const struct shm_writer *w,
+			  const struct config_group *cg, size_t *ret);
+/* Frees group g, which must have no members. */
+void agent_model_group_remove(struct agent_model *m, size_t g);
+
+/*
+ * A new resource (Initializing, state_seq 1) of group g and type type from
+ * its configuration, appended to the group's members; *ret its index.
+ * -ENOSPC: no free resource record; -E2BIG: its properties exceed a blob.
+ */
+int agent_model_resource_add(struct agent_model *m, const struct shm_writer *w,
+			     const struct config_resource *cr, const char *type, size_t g,
+			     size_t *ret);
+/* Drops resource i from its group, from every dependency, and frees it. */
+void agent_model_resource_remove(struct agent_model *m, size_t i);
+/* New properties (common and private) for resource i from its configuration. */
+int agent_model_resource_set_props(struct agent_model *m, size_t i,
+				   const struct config_resource *cr);
 
 /* The group state of semantics.md §5.1 from the current member states. */
 int32_t agent_group_derive_state(const struct agent_model *m, const struct agent_group *g);

@@ -123,11 +123,15 @@ int agent_publish_all(struct shm_writer *w, const struct agent_model *m)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m->n_resources; i++) {
+		if (!m->resources[i].used)
+			continue;
 		r = resource_put(w, m, &m->resources[i], AGENT_CHANGE_RESOURCE_ADDED);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < m->n_groups; i++) {
+		if (!m->groups[i].used)
+			continue;
 		r = group_put(w, m, &m->groups[i], AGENT_CHANGE_GROUP_ADDED);
 		if (r < 0)
 			return r;
@@ -145,6 +149,39 @@ int agent_publish_group(struct shm_writer *w, const struct agent_model *m, size_
 			uint32_t change)
 {
 	return group_put(w, m, &m->groups[i], change);
+}
+
+/* A FREE record keeps the id and name, so that a reader that held the slot sees what went. */
+static int tombstone_put(struct shm_writer *w, uint32_t slot, const uint8_t id[SHM_ID_SIZE],
+			 const char *name)
+{
+	struct shm_object o = {.kind = SHM_KIND_FREE};
+
+	memcpy(o.id, id, SHM_ID_SIZE);
+	memcpy(o.name, name, SHM_NAME_MAX);
+	return shm_writer_put(w, slot, &o);
+}
+
+int agent_publish_resource_deleted(struct shm_writer *w, const struct agent_model *m, size_t i)
+{
+	const struct agent_resource *r = &m->resources[i];
+	int k = tombstone_put(w, r->slot, r->id, r->name);
+
+	if (k < 0)
+		return k;
+	return agent_publish_event(w, AGENT_CHANGE_RESOURCE_DELETED, r->slot, SHM_KIND_RESOURCE,
+				   r->state_seq, r->state, r->id);
+}
+
+int agent_publish_group_deleted(struct shm_writer *w, const struct agent_model *m, size_t i)
+{
+	const struct agent_group *g = &m->groups[i];
+	int k = tombstone_put(w, g->slot, g->id, g->name);
+
+	if (k < 0)
+		return k;
+	return agent_publish_event(w, AGENT_CHANGE_GROUP_DELETED, g->slot, SHM_KIND_GROUP,
+				   g->state_seq, g->state, g->id);
 }
 
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata)

@@ -12,10 +12,14 @@
 #include "agent-model.h"
 #include "shm-writer.h"
 
-#define AGENT_CHANGE_RESOURCE_ADDED UINT32_C(0x00000400) /* semantics.md §7.2 */
-#define AGENT_CHANGE_GROUP_ADDED    UINT32_C(0x00004000)
-#define AGENT_CHANGE_RESOURCE_STATE UINT32_C(0x00000100)
-#define AGENT_CHANGE_GROUP_STATE    UINT32_C(0x00001000)
+#define AGENT_CHANGE_RESOURCE_ADDED    UINT32_C(0x00000400) /* semantics.md §7.2 */
+#define AGENT_CHANGE_GROUP_ADDED       UINT32_C(0x00004000)
+#define AGENT_CHANGE_RESOURCE_STATE    UINT32_C(0x00000100)
+#define AGENT_CHANGE_GROUP_STATE       UINT32_C(0x00001000)
+#define AGENT_CHANGE_RESOURCE_DELETED  UINT32_C(0x00000200)
+#define AGENT_CHANGE_RESOURCE_PROPERTY UINT32_C(0x00000800)
+#define AGENT_CHANGE_GROUP_DELETED     UINT32_C(0x00002000)
+#define AGENT_CHANGE_GROUP_PROPERTY    UINT32_C(0x00008000)
 
 #define AGENT_HEARTBEAT_USEC (100 * 1000) /* 100 ms */
 
@@ -35,6 +39,13 @@ int agent_publish_resource(struct shm_writer *w, const struct agent_model *m, si
 			   uint32_t change);
 int agent_publish_group(struct shm_writer *w, const struct agent_model *m, size_t i,
 			uint32_t change);
+
+/*
+ * Inside an open transaction: the tombstone of resource (group) i of m, which
+ * is still in the model, and its RESOURCE_DELETED (GROUP_DELETED) event.
+ */
+int agent_publish_resource_deleted(struct shm_writer *w, const struct agent_model *m, size_t i);
+int agent_publish_group_deleted(struct shm_writer *w, const struct agent_model *m, size_t i);
 
 /* Inside an open transaction: one event (kind: SHM_KIND_RESOURCE or SHM_KIND_GROUP). */
 int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,

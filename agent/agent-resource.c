@@ -48,6 +48,7 @@ struct res_timer_ctx {
 
 struct agent_res {
 	struct agent_resources *rs;
+	bool active;  /* false: a free entry */
 	size_t index; /* into the model's resources */
 	struct res_fsm fsm;
 	struct chan_agent *chan;
@@ -60,8 +61,11 @@ struct agent_res {
 	/* Events produced while executing actions, handled after them. */
 	struct res_event queue[EVENT_QUEUE_MAX];
 	size_t n_queue;
-	/* What the current step has to publish. */
-	bool dirty;
+	/* What the current step has to publish, and its reply to a request. */
+	bool dirty, removed;
+	bool replied;
+	int reply_error;
+	uint32_t reply_win32;
 	struct {
 		int32_t state;
 		uint32_t seq;
@@ -74,8 +78,8 @@ struct agent_resources {
 	struct shm_writer *writer;
 	struct agent_model *model;
 	char *monitor_dir;
-	struct agent_res *res;
-	size_t n_res;
+	struct agent_res *res; /* model->max_resources entries, index as the model's */
+	bool started;
 	struct agent_monitor *monitors; /* every unreaped monitor */
 	uint64_t channel_ids;
 	bool stopping;
@@ -148,7 +152,8 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 {
 	struct agent_monitor *m = userdata;
 	struct agent_resources *rs = m->rs;
-	struct agent_res *r = m->owner;
+	struct agent_res *r = m->owner; /* NULL: its resource was removed */
+	const char *name = r ? res_name(r) : "(removed)";
 	int status = 0, k;
 
 	(void) s, (void) fd, (void) revents;
@@ -156,20 +161,20 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	if (k == -EAGAIN)
 		return 0;
 	if (k < 0)
-		log_warning_errno(k, "Resource %s: failed to reap monitor %d: %m", res_name(r),
+		log_warning_errno(k, "Resource %s: failed to reap monitor %d: %m", name,
 				  (int) m->proc.pid);
 	else if (WIFEXITED(status))
 		log_full_errno(rs->stopping || WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARNING, 0,
-			       "Resource %s: monitor %d exited with status %d.", res_name(r),
+			       "Resource %s: monitor %d exited with status %d.", name,
 			       (int) m->proc.pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		log_full_errno(rs->stopping ? LOG_INFO : LOG_WARNING, 0,
-			       "Resource %s: monitor %d was killed by signal %d (%s).", res_name(r),
+			       "Resource %s: monitor %d was killed by signal %d (%s).", name,
 			       (int) m->proc.pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	monitor_unlink(m);
-	if (r->mon == m)
+	if (r && r->mon == m)
 		r->mon = NULL;
-	if (!rs->stopping)
+	if (r && !rs->stopping)
 		res_run(r, &(struct res_event){.kind = RES_EV_MONITOR_DIED, .monitor_gen = m->gen});
 	monitor_free(m);
 	stop_check_done(rs);
@@ -479,6 +484,7 @@ static void act_execute(struct agent_res *r, const struct res_action *a)
 		}
 		break;
 	case RES_ACT_PUBLISH:
+		model_res(r)->state_change_ns = real_ns();
 		log_info("Resource %s: %s -> %s.", res_name(r),
 			 res_state_to_string(a->publish.from),
 			 res_state_to_string(a->publish.state));
@@ -495,8 +501,14 @@ static void act_execute(struct agent_res *r, const struct res_action *a)
 	case RES_ACT_POLICY:
 		act_policy(r, a);
 		break;
-	case RES_ACT_REPLY:   /* no admin requests before the control API */
-	case RES_ACT_REMOVED: /* no deletes either */
+	case RES_ACT_REPLY:
+		r->replied = true;
+		r->reply_error = a->reply.error;
+		r->reply_win32 = a->reply.win32;
+		break;
+	case RES_ACT_REMOVED:
+		r->removed = true;
+		break;
 	default:
 		break;
 	}
@@ -511,8 +523,6 @@ static bool model_sync(struct agent_res *r, uint64_t now)
 	const struct res_fsm *f = &r->fsm;
 	struct agent_resource old = *mr;
 
-	if (mr->state != f->state || mr->state_seq != f->state_seq)
-		mr->state_change_ns = real_ns();
 	mr->state = f->state;
 	mr->state_seq = f->state_seq;
 	mr->checkpoint = f->has_checkpoint ? f->checkpoint : 0;
@@ -533,47 +543,117 @@ static bool model_sync(struct agent_res *r, uint64_t now)
 	       old.last_error != mr->last_error || old.locked != mr->locked;
 }
 
-static int publish_txn(struct agent_res *r)
+/*
+ * Inside an open transaction: the record of group gi again if its derived
+ * state changed (with a GROUP_STATE event) or if change is not 0 (with that
+ * event).
+ */
+static int group_update(struct agent_resources *rs, size_t gi, uint32_t change)
 {
-	struct agent_resources *rs = r->rs;
 	struct agent_model *model = rs->model;
-	struct agent_resource *mr = model_res(r);
-	struct agent_group *g = &model->groups[mr->group];
-	int32_t gstate;
-	int k, r2;
+	struct agent_group *g = &model->groups[gi];
+	int32_t gstate = agent_group_derive_state(model, g);
+	int k = 0;
 
-	k = shm_writer_begin(rs->writer, NULL);
-	if (k < 0)
-		return k;
-	k = agent_publish_resource(rs->writer, model, r->index, 0);
-	for (size_t i = 0; k >= 0 && i < r->n_published; i++)
-		k = agent_publish_event(rs->writer, AGENT_CHANGE_RESOURCE_STATE, mr->slot,
-					SHM_KIND_RESOURCE, r->published[i].seq,
-					r->published[i].state, mr->id);
-	gstate = agent_group_derive_state(model, g);
-	if (k >= 0 && gstate != g->state) {
+	if (gstate != g->state) {
 		log_info("Group %s: %s -> %s.", g->name, hagent_group_state_to_string(g->state),
 			 hagent_group_state_to_string(gstate));
 		g->state = gstate;
 		g->state_seq++;
 		g->state_change_ns = real_ns();
-		k = agent_publish_group(rs->writer, model, mr->group, AGENT_CHANGE_GROUP_STATE);
-	}
+		k = agent_publish_group(rs->writer, model, gi, AGENT_CHANGE_GROUP_STATE);
+		if (k >= 0 && change)
+			k = agent_publish_event(rs->writer, change, g->slot, SHM_KIND_GROUP,
+						g->state_seq, g->state, g->id);
+	} else if (change)
+		k = agent_publish_group(rs->writer, model, gi, change);
+	return k;
+}
+
+static int publish_txn(struct agent_res *r, uint32_t change)
+{
+	struct agent_resources *rs = r->rs;
+	struct agent_model *model = rs->model;
+	struct agent_resource *mr = model_res(r);
+	int k, r2;
+
+	k = shm_writer_begin(rs->writer, NULL);
+	if (k < 0)
+		return k;
+	k = agent_publish_resource(rs->writer, model, r->index, change);
+	for (size_t i = 0; k >= 0 && i < r->n_published; i++)
+		k = agent_publish_event(rs->writer, AGENT_CHANGE_RESOURCE_STATE, mr->slot,
+					SHM_KIND_RESOURCE, r->published[i].seq,
+					r->published[i].state, mr->id);
+	if (k >= 0)
+		k = group_update(rs, mr->group, 0);
 	/* Committed even after an error: the writer has no rollback, and an open
 	 * transaction would block every later one. */
 	r2 = shm_writer_commit(rs->writer);
 	return k < 0 ? k : r2;
 }
 
+static void res_timers_free(struct agent_res *r)
+{
+	for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
+		r->timers[t].source = sd_event_source_disable_unref(r->timers[t].source);
+}
+
+/*
+ * RES_ACT_REMOVED: the resource is closed (or never opened).  Its record
+ * becomes a tombstone with a RESOURCE_DELETED event, its group loses it, its
+ * monitor is told to exit (and reaped as an orphan), its entry is freed.
+ */
+static void res_finish_removal(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+	size_t gi = model_res(r)->group;
+	int k, r2;
+
+	log_info("Resource %s: removed.", res_name(r));
+	for (struct agent_monitor *m = rs->monitors; m; m = m->next)
+		if (m->owner == r) {
+			m->owner = NULL;
+			k = monitor_signal(&m->proc, SIGTERM);
+			if (k < 0 && k != -ESRCH)
+				log_warning_errno(k, "Resource %s: failed to signal monitor %d: %m",
+						  res_name(r), (int) m->proc.pid);
+		}
+	r->mon = NULL;
+	channel_close(r);
+	res_timers_free(r);
+	k = shm_writer_begin(rs->writer, NULL);
+	if (k >= 0) {
+		k = agent_publish_resource_deleted(rs->writer, rs->model, r->index);
+		agent_model_resource_remove(rs->model, r->index);
+		if (k >= 0)
+			k = group_update(rs, gi, AGENT_CHANGE_GROUP_PROPERTY);
+		r2 = shm_writer_commit(rs->writer);
+		if (k >= 0)
+			k = r2;
+	} else
+		agent_model_resource_remove(rs->model, r->index);
+	if (k < 0)
+		log_error_errno(k, "Failed to publish the removal of a resource: %m");
+	*r = (struct agent_res){};
+}
+
+struct res_reply {
+	bool replied;
+	int error;
+	uint32_t win32;
+};
+
 /* One event, the actions it causes and the events those cause; one transaction. */
-static void res_run(struct agent_res *r, const struct res_event *ev)
+static void res_run_reply(struct agent_res *r, const struct res_event *ev, struct res_reply *reply,
+			  bool publish)
 {
 	uint64_t now = mono_ns();
 	int k;
 
 	r->n_queue = 0;
 	r->n_published = 0;
-	r->dirty = false;
+	r->dirty = r->removed = r->replied = false;
 	queue_event(r, ev);
 	for (size_t q = 0; q < r->n_queue; q++) {
 		struct res_actions out;
@@ -591,16 +671,45 @@ static void res_run(struct agent_res *r, const struct res_event *ev)
 			act_execute(r, &out.a[i]);
 	}
 	r->n_queue = 0;
-	if (model_sync(r, now))
+	if (reply)
+		*reply = (struct res_reply){r->replied, r->reply_error, r->reply_win32};
+	if (r->removed) {
+		res_finish_removal(r);
+		return;
+	}
+	if (model_sync(r, now) || publish)
 		r->dirty = true;
 	if (!r->dirty)
 		return;
-	k = publish_txn(r);
+	k = publish_txn(r, 0);
 	if (k < 0)
 		log_error_errno(k, "Resource %s: failed to publish its state: %m", res_name(r));
 }
 
+static void res_run(struct agent_res *r, const struct res_event *ev)
+{
+	res_run_reply(r, ev, NULL, false);
+}
+
 /* ---- the set ---- */
+
+/* Entry i of rs for the model's resource i: a state machine with its properties. */
+static int res_setup(struct agent_resources *rs, size_t i)
+{
+	struct agent_res *r = &rs->res[i];
+	const char *key = NULL;
+	int k;
+
+	*r = (struct agent_res){.rs = rs, .index = i};
+	for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
+		r->timers[t] = (struct res_timer_ctx){.r = r, .which = (enum res_timer) t};
+	k = res_fsm_init(&r->fsm, &rs->model->resources[i].common, &key);
+	if (k < 0)
+		return log_error_errno(k, "Resource %s: invalid property %s: %m",
+				       rs->model->resources[i].name, key ?: "?");
+	r->active = true;
+	return 0;
+}
 
 int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m,
 			const char *monitor_dir, struct agent_resources **ret)
@@ -615,37 +724,106 @@ int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m
 	rs->writer = w;
 	rs->model = m;
 	rs->monitor_dir = strdup(monitor_dir);
-	rs->res = calloc(m->n_resources ?: 1, sizeof(*rs->res));
+	rs->res = calloc(m->max_resources ?: 1, sizeof(*rs->res));
 	if (!rs->monitor_dir || !rs->res)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->n_resources; i++) {
-		struct agent_res *r = &rs->res[i];
-		const char *key = NULL;
-		int k;
+	for (size_t i = 0; i < m->n_resources; i++)
+		if (m->resources[i].used) {
+			int k = res_setup(rs, i);
 
-		r->rs = rs;
-		r->index = i;
-		rs->n_res++;
-		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
-			r->timers[t] = (struct res_timer_ctx){.r = r, .which = (enum res_timer) t};
-		k = res_fsm_init(&r->fsm, &m->resources[i].common, &key);
-		if (k < 0)
-			return log_error_errno(k, "Resource %s: invalid property %s: %m",
-					       m->resources[i].name, key ?: "?");
-	}
+			if (k < 0)
+				return k;
+		}
 	*ret = TAKE_PTR(rs);
 	return 0;
 }
 
 void agent_resources_start(struct agent_resources *rs)
 {
-	for (size_t i = 0; i < rs->n_res; i++) {
+	rs->started = true;
+	for (size_t i = 0; i < rs->model->n_resources; i++) {
 		struct agent_res *r = &rs->res[i];
 
+		if (!r->active)
+			continue;
 		res_run(r, &(struct res_event){.kind = RES_EV_START});
-		if (model_res(r)->persistent_state == CONFIG_TARGET_ONLINE)
+		if (r->active && model_res(r)->persistent_state == CONFIG_TARGET_ONLINE)
 			res_run(r, &(struct res_event){.kind = RES_EV_REQ_ONLINE});
 	}
+}
+
+int agent_resources_add(struct agent_resources *rs, size_t i)
+{
+	struct agent_res *r;
+	int k, r2;
+
+	assert(i < rs->model->n_resources && rs->model->resources[i].used && !rs->res[i].active);
+	k = res_setup(rs, i);
+	if (k < 0)
+		return k;
+	r = &rs->res[i];
+	k = shm_writer_begin(rs->writer, NULL);
+	if (k < 0) {
+		*r = (struct agent_res){};
+		return k;
+	}
+	k = agent_publish_resource(rs->writer, rs->model, i, AGENT_CHANGE_RESOURCE_ADDED);
+	if (k >= 0)
+		k = group_update(rs, model_res(r)->group, AGENT_CHANGE_GROUP_PROPERTY);
+	r2 = shm_writer_commit(rs->writer);
+	if (k >= 0)
+		k = r2;
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to publish it: %m", res_name(r));
+	if (rs->started && !rs->stopping)
+		res_run(r, &(struct res_event){.kind = RES_EV_START});
+	return 0;
+}
+
+int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event_kind kind,
+			    int *ret_error, uint32_t *ret_win32)
+{
+	struct res_reply reply = {};
+
+	assert(i < rs->model->n_resources && rs->res[i].active);
+	assert(kind == RES_EV_REQ_ONLINE || kind == RES_EV_REQ_OFFLINE ||
+	       kind == RES_EV_REQ_TERMINATE || kind == RES_EV_REQ_DELETE);
+	if (rs->stopping)
+		return -ESHUTDOWN;
+	/* Published even if the state machine changed nothing: the persistent state may have. */
+	res_run_reply(&rs->res[i], &(struct res_event){.kind = kind}, &reply, true);
+	if (!reply.replied)
+		return -EIO; /* every request gets a REPLY: a state machine bug */
+	*ret_error = reply.error;
+	*ret_win32 = reply.win32;
+	return 0;
+}
+
+int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key)
+{
+	struct agent_res *r = &rs->res[i];
+	int k;
+
+	assert(i < rs->model->n_resources && r->active);
+	k = res_fsm_set_props(&r->fsm, &model_res(r)->common, ret_key);
+	if (k < 0)
+		return k;
+	k = publish_txn(r, AGENT_CHANGE_RESOURCE_PROPERTY);
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to publish its properties: %m",
+				res_name(r));
+	return 0;
+}
+
+bool agent_resources_closing(const struct agent_resources *rs, size_t group)
+{
+	for (size_t i = 0; i < rs->model->n_resources; i++) {
+		const struct agent_resource *mr = &rs->model->resources[i];
+
+		if (mr->used && mr->removing && mr->group == group)
+			return true;
+	}
+	return false;
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -668,9 +846,11 @@ int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec)
 	if (rs->stopping)
 		return 0;
 	rs->stopping = true;
-	for (size_t i = 0; i < rs->n_res; i++) {
+	for (size_t i = 0; i < rs->model->n_resources; i++) {
 		struct agent_res *r = &rs->res[i];
 
+		if (!r->active)
+			continue;
 		channel_close(r);
 		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
 			act_cancel_timer(r, (enum res_timer) t);
@@ -679,7 +859,8 @@ int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec)
 		k = monitor_signal(&m->proc, SIGTERM);
 		if (k < 0 && k != -ESRCH)
 			log_warning_errno(k, "Resource %s: failed to signal monitor %d: %m",
-					  res_name(m->owner), (int) m->proc.pid);
+					  m->owner ? res_name(m->owner) : "(removed)",
+					  (int) m->proc.pid);
 	}
 	if (!rs->monitors)
 		return sd_event_exit(rs->event, 0);
@@ -703,11 +884,11 @@ struct agent_resources *agent_resources_free(struct agent_resources *rs)
 		rs->monitors = m->next;
 		monitor_free(m);
 	}
-	for (size_t i = 0; i < rs->n_res; i++) {
+	for (size_t i = 0; rs->res && i < rs->model->n_resources; i++) {
+		if (!rs->res[i].active)
+			continue;
 		channel_close(&rs->res[i]);
-		for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
-			rs->res[i].timers[t].source =
-				sd_event_source_disable_unref(rs->res[i].timers[t].source);
+		res_timers_free(&rs->res[i]);
 	}
 	rs->stop_timer = sd_event_source_disable_unref(rs->stop_timer);
 	free(rs->res);

@@ -16,11 +16,13 @@
  * across an agent restart, belong to the systemd deployment.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "agent-model.h"
 #include "macro.h"
+#include "resource-fsm.h"
 #include "shm-writer.h"
 
 struct agent_resources;
@@ -39,6 +41,28 @@ int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m
  * is done).  Failures to start one resource show as that resource Failed.
  */
 void agent_resources_start(struct agent_resources *rs);
+
+/*
+ * Resource i was just added to the model: a state machine for it, its record
+ * published (RESOURCE_ADDED, and its group's record with GROUP_PROPERTY), and,
+ * once the set is started, its monitor started and the resource opened.
+ */
+int agent_resources_add(struct agent_resources *rs, size_t i);
+
+/*
+ * An admin request (RES_EV_REQ_ONLINE, _OFFLINE, _TERMINATE, _DELETE) for
+ * resource i, run now; *ret_error (0 or -errno) and *ret_win32 are the state
+ * machine's reply (resource-fsm.h).  A delete may free the resource before
+ * this returns.  -ESHUTDOWN: stopping.
+ */
+int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event_kind kind,
+			    int *ret_error, uint32_t *ret_win32);
+
+/* Resource i's common properties changed in the model: tell its state machine, publish. */
+int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key);
+
+/* True if resources of group (an index) are being removed (closing). */
+bool agent_resources_closing(const struct agent_resources *rs, size_t group);
 
 /*
  * Stops driving the state machines, sends SIGTERM to every monitor and

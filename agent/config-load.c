@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config-store-internal.h"
@@ -143,6 +144,26 @@ static int load_props(struct config_store *s, struct config_resource *res)
 	return config_errno(rc);
 }
 
+/* The columns id, name, group_id, type_id, target, type name of st's row, and the properties. */
+static int resource_row(struct config_store *s, sqlite3_stmt *st, struct config_resource *res)
+{
+	int r = column_copy(st, 0, res->id, CONFIG_ID_LEN);
+
+	if (r >= 0)
+		r = column_copy(st, 1, res->name, CONFIG_NAME_MAX);
+	if (r >= 0)
+		r = column_copy(st, 2, res->group_id, CONFIG_ID_LEN);
+	if (r >= 0)
+		r = column_copy(st, 3, res->type_id, CONFIG_ID_LEN);
+	if (r >= 0)
+		r = column_target(st, 4, &res->target);
+	if (r >= 0)
+		r = column_copy(st, 5, res->type_name, CONFIG_NAME_MAX);
+	if (r >= 0)
+		r = load_props(s, res);
+	return r;
+}
+
 static int load_resources(struct config_store *s, struct config_snapshot *snap)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -158,17 +179,7 @@ static int load_resources(struct config_store *s, struct config_snapshot *snap)
 
 		if (!res)
 			return -ENOMEM;
-		r = column_copy(st, 0, res->id, CONFIG_ID_LEN);
-		if (r >= 0)
-			r = column_copy(st, 1, res->name, CONFIG_NAME_MAX);
-		if (r >= 0)
-			r = column_copy(st, 2, res->group_id, CONFIG_ID_LEN);
-		if (r >= 0)
-			r = column_copy(st, 3, res->type_id, CONFIG_ID_LEN);
-		if (r >= 0)
-			r = column_target(st, 4, &res->target);
-		if (r >= 0)
-			r = load_props(s, res);
+		r = resource_row(s, st, res);
 		if (r < 0)
 			return r;
 	}
@@ -227,19 +238,65 @@ int config_store_load(struct config_store *s, struct config_snapshot **ret)
 	return 0;
 }
 
+static int load_resource(struct config_store *s, const char *name, struct config_resource *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_RESOURCE, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, name);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return config_errno(rc);
+	return resource_row(s, st, ret);
+}
+
+int config_store_resource_get(struct config_store *s, const char *name, struct config_resource *ret)
+{
+	struct config_resource res = {};
+	int r;
+
+	assert_return(s, -EINVAL);
+	assert_return(name, -EINVAL);
+	assert_return(ret, -EINVAL);
+
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = config_end(s, load_resource(s, name, &res));
+	if (r < 0) {
+		config_resource_done(&res);
+		return r;
+	}
+	*ret = res;
+	return 0;
+}
+
+void config_resource_done(struct config_resource *res)
+{
+	for (size_t j = 0; j < res->n_props; j++) {
+		free(res->props[j].key);
+		free(res->props[j].value);
+	}
+	free(res->props);
+	res->props = NULL;
+	res->n_props = 0;
+}
+
 struct config_snapshot *config_snapshot_free(struct config_snapshot *snap)
 {
 	if (!snap)
 		return NULL;
 	for (size_t i = 0; i < snap->n_groups; i++)
 		free(snap->groups[i].dep_expr);
-	for (size_t i = 0; i < snap->n_resources; i++) {
-		for (size_t j = 0; j < snap->resources[i].n_props; j++) {
-			free(snap->resources[i].props[j].key);
-			free(snap->resources[i].props[j].value);
-		}
-		free(snap->resources[i].props);
-	}
+	for (size_t i = 0; i < snap->n_resources; i++)
+		config_resource_done(&snap->resources[i]);
 	free(snap->types);
 	free(snap->groups);
 	free(snap->resources);

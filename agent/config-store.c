@@ -45,14 +45,18 @@ static const char *const stmt_sql[_STMT_MAX] = {
 			     "SELECT 1 FROM reach WHERE id = ?2 LIMIT 1",
 	[STMT_LOAD_TYPES] = "SELECT id, name FROM types ORDER BY name",
 	[STMT_LOAD_GROUPS] = "SELECT id, name, target, dep_expr FROM groups ORDER BY name",
-	[STMT_LOAD_RESOURCES] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target "
+	[STMT_LOAD_RESOURCES] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target, t.name "
 				"FROM resources r JOIN groups g ON g.id = r.group_id "
+				"JOIN types t ON t.id = r.type_id "
 				"ORDER BY g.name, r.name",
 	[STMT_LOAD_DEPS] = "SELECT d.dependent_id, d.provider_id FROM resource_deps d "
 			   "JOIN resources r ON r.id = d.dependent_id "
 			   "JOIN groups g ON g.id = r.group_id "
 			   "JOIN resources p ON p.id = d.provider_id "
 			   "ORDER BY g.name, r.name, p.name",
+	[STMT_LOAD_RESOURCE] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target, t.name "
+			       "FROM resources r JOIN types t ON t.id = r.type_id "
+			       "WHERE r.name = ?1",
 };
 
 int config_errno(int rc)

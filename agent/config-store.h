@@ -18,6 +18,7 @@
  * database; no waiting), -ENOSPC, -EIO, -EBADMSG (corrupt), -ENOMEM, -EROFS.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -50,6 +51,11 @@ struct config_store;
 int config_store_open(const char *state_dir, struct config_store **ret);
 struct config_store *config_store_free(struct config_store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config_store *, config_store_free);
+
+/* 0 if name is a valid name or key (below), else -EINVAL. */
+int config_name_check(const char *name);
+/* True for the common properties of resource-props.h (case-insensitive). */
+bool config_prop_is_common(const char *key);
 
 /*
  * Names (and property keys): 1..CONFIG_NAME_MAX bytes of valid UTF-8, no
@@ -131,6 +137,7 @@ struct config_resource {
 	char name[CONFIG_NAME_MAX + 1];
 	char group_id[CONFIG_ID_LEN + 1];
 	char type_id[CONFIG_ID_LEN + 1];
+	char type_name[CONFIG_NAME_MAX + 1];
 	enum config_target target;
 	struct res_props common;	 /* the defaults overlaid with its common properties */
 	struct config_prop_entry *props; /* all of them, common and private, by key */
@@ -154,5 +161,11 @@ struct config_snapshot {
 };
 
 int config_store_load(struct config_store *s, struct config_snapshot **ret);
+
+/* One resource by name, as config_store_load() gives it; -ENOENT if none.  Free with
+ * config_resource_done(). */
+int config_store_resource_get(struct config_store *s, const char *name,
+			      struct config_resource *ret);
+void config_resource_done(struct config_resource *res);
 struct config_snapshot *config_snapshot_free(struct config_snapshot *snap);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config_snapshot *, config_snapshot_free);

@@ -16,7 +16,7 @@
 
 #define CONTROL_FLAG_FORCE UINT32_C(1) /* RemoveResource, OfflineResource */
 
-#define CONTROL_RESULT_SUCCESS	  UINT32_C(0)   /* ERROR_SUCCESS */
+#define CONTROL_RESULT_SUCCESS	  UINT32_C(0)	/* ERROR_SUCCESS */
 #define CONTROL_RESULT_IO_PENDING UINT32_C(997) /* ERROR_IO_PENDING */
 
 #define CONTROL_ERROR_INVALID_ARGUMENT "org.hagent.Error.InvalidArgument"

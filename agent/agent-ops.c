@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The control API's mutations: checks, the durable commit, then the model,
+ * the state machines and the segment (docs/control-api.md).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent-ops.h"
+#include "agent-publish.h"
+#include "channel-layout.h"
+#include "control-api.h"
+#include "hagent/shm.h"
+#include "log.h"
+#include "resource-fsm.h"
+
+#define NAME_RULES                                                                                 \
+	"1 to 63 bytes of UTF-8, no control character, no '/', no leading or trailing space"
+
+static int fail(sd_bus_error *err, const char *name, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(sd_bus_error *err, const char *name, const char *format, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, format);
+	r = sd_bus_error_setfv(err, name, format, ap);
+	va_end(ap);
+	return r;
+}
+
+/* An error of the configuration store that is not about the request. */
+static int store_fail(sd_bus_error *err, int r, const char *kind, const char *name)
+{
+	switch (r) {
+	case -EBUSY:
+		return fail(err, CONTROL_ERROR_BUSY,
+			    "%s '%s': the configuration database is busy (another process holds "
+			    "it); try again.",
+			    kind, name);
+	case -ENOSPC:
+		return fail(err, CONTROL_ERROR_FULL,
+			    "%s '%s': no space left for the configuration database.", kind, name);
+	case -ENOMEM:
+		return fail(err, CONTROL_ERROR_FAILED, "%s '%s': out of memory.", kind, name);
+	default:
+		log_error_errno(r, "%s '%s': failed to write the configuration database: %m", kind,
+				name);
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "%s '%s': failed to write the configuration database: %s.", kind, name,
+			    strerror(-r));
+	}
+}
+
+static int check_ready(const struct agent_ops *o, sd_bus_error *err)
+{
+	if (o->stopping)
+		return fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
+	return 0;
+}
+
+static int check_name(const char *kind, const char *name, sd_bus_error *err)
+{
+	if (config_name_check(name) < 0)
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT, "'%s' is not a valid %s name: %s.",
+			    name, kind, NAME_RULES);
+	return 0;
+}
+
+static int find_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
+{
+	ssize_t g;
+	int r = check_name("group", name, err);
+
+	if (r < 0)
+		return r;
+	g = agent_model_group_find(o->model, name);
+	if (g < 0)
+		return fail(err, CONTROL_ERROR_NOT_FOUND, "Group '%s' does not exist.", name);
+	*ret = (size_t) g;
+	return 0;
+}
+
+static int find_resource(const struct agent_ops *o, const char *name, size_t *ret,
+			 sd_bus_error *err)
+{
+	ssize_t i;
+	int r = check_name("resource", name, err);
+
+	if (r < 0)
+		return r;
+	i = agent_model_resource_find(o->model, name);
+	if (i < 0)
+		return fail(err, CONTROL_ERROR_NOT_FOUND, "Resource '%s' does not exist.", name);
+	*ret = (size_t) i;
+	return 0;
+}
+
+static const char *state_name(int32_t state)
+{
+	return hagent_resource_state_to_string(state) ?: "in an unknown state";
+}
+
+static bool model_has_room(const struct agent_model *m, bool resource)
+{
+	if (resource)
+		return m->n_free_resources > 0 || m->n_resources < m->max_resources;
+	return m->n_free_groups > 0 || m->n_groups < m->max_groups;
+}
+
+/* One transaction of the segment: the record of group g with event change. */
+static void publish_group(struct agent_ops *o, size_t g, uint32_t change)
+{
+	int k = shm_writer_begin(o->writer, NULL), k2;
+
+	if (k < 0) {
+		log_error_errno(k, "Group %s: failed to publish it: %m", o->model->groups[g].name);
+		return;
+	}
+	if (change == AGENT_CHANGE_GROUP_DELETED)
+		k = agent_publish_group_deleted(o->writer, o->model, g);
+	else
+		k = agent_publish_group(o->writer, o->model, g, change);
+	k2 = shm_writer_commit(o->writer);
+	if (k < 0 || k2 < 0)
+		log_error_errno(k < 0 ? k : k2, "Group %s: failed to publish it: %m",
+				o->model->groups[g].name);
+}
+
+/* ---- groups ---- */
+
+int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFIG_ID_LEN + 1],
+			sd_bus_error *err)
+{
+	struct config_group cg = {.target = CONFIG_TARGET_OFFLINE};
+	size_t g = 0;
+	int r;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = check_name("group", name, err);
+	if (r < 0)
+		return r;
+	if (agent_model_group_find(o->model, name) >= 0)
+		return fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
+	if (!model_has_room(o->model, false))
+		return fail(err, CONTROL_ERROR_FULL,
+			    "Group '%s': the state segment holds no more than %zu groups (hagentd "
+			    "--max-groups).",
+			    name, o->model->max_groups);
+	r = config_store_group_add(o->store, name, cg.id);
+	if (r == -EEXIST)
+		return fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
+	if (r < 0)
+		return store_fail(err, r, "Group", name);
+	snprintf(cg.name, sizeof(cg.name), "%s", name);
+	r = agent_model_group_add(o->model, o->writer, &cg, &g);
+	if (r < 0) {
+		/* Cannot happen after the checks above; undo the commit rather than diverge. */
+		(void) config_store_group_remove(o->store, name);
+		return fail(err, CONTROL_ERROR_FAILED, "Group '%s': %s.", name, strerror(-r));
+	}
+	publish_group(o, g, AGENT_CHANGE_GROUP_ADDED);
+	log_info("Group %s: added.", name);
+	memcpy(ret_id, cg.id, sizeof(cg.id));
+	return 0;
+}
+
+int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *err)
+{
+	struct agent_group *grp;
+	char gname[SHM_NAME_MAX];
+	size_t g = 0;
+	int r;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_group(o, name, &g, err);
+	if (r < 0)
+		return r;
+	grp = &o->model->groups[g];
+	if (grp->n_members > 0 && agent_resources_closing(o->resources, g)) {
+		bool only_closing = true;
+
+		for (size_t i = 0; i < grp->n_members; i++)
+			if (!o->model->resources[grp->members[i]].removing)
+				only_closing = false;
+		if (only_closing)
+			return fail(err, CONTROL_ERROR_BUSY,
+				    "Group '%s': its removed resources are still closing; try "
+				    "again.",
+				    grp->name);
+	}
+	if (grp->n_members > 0)
+		return fail(err, CONTROL_ERROR_NOT_EMPTY,
+			    "Group '%s' still has %zu resources; remove them first.", grp->name,
+			    grp->n_members);
+	r = config_store_group_remove(o->store, grp->name);
+	if (r == -ENOTEMPTY || r == -ENOENT) /* the store and the model disagree */
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Group '%s': the configuration database does not match hagentd's "
+			    "state (%s).",
+			    grp->name, strerror(-r));
+	if (r < 0)
+		return store_fail(err, r, "Group", grp->name);
+	snprintf(gname, sizeof(gname), "%s", grp->name);
+	publish_group(o, g, AGENT_CHANGE_GROUP_DELETED);
+	agent_model_group_remove(o->model, g);
+	log_info("Group %s: removed.", gname);
+	return 0;
+}
+
+/* ---- properties ---- */
+
+/* The error of a property the store refused. */
+static int prop_fail(sd_bus_error *err, int r, const char *name, const char *key)
+{
+	key = key ?: "?";
+	switch (r) {
+	case -EINVAL:
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			    "Resource '%s': invalid property '%s' (a bad key, a key given twice, "
+			    "or a common property that is not a number or breaks a rule of "
+			    "semantics.md §4.3).",
+			    name, key);
+	case -ERANGE:
+		return fail(err, CONTROL_ERROR_OUT_OF_RANGE,
+			    "Resource '%s': property '%s' is out of range.", name, key);
+	case -E2BIG:
+		return fail(err, CONTROL_ERROR_TOO_BIG,
+			    "Resource '%s': the value of property '%s' is longer than %d bytes.",
+			    name, key, CONFIG_VALUE_MAX);
+	default:
+		return store_fail(err, r, "Resource", name);
+	}
+}
+
+/*
+ * The private properties reach the monitor in the OPEN record (agent-resource.c
+ * open_record: ".name=", ".type=", ".id=", then each key=value, NUL-terminated),
+ * which must fit one command's arguments.
+ */
+static int props_fit(const struct config_resource *cr, const char *name, sd_bus_error *err)
+{
+	size_t len = sizeof(".name=") + strlen(cr->name) + sizeof(".type=") +
+		     strlen(cr->type_name) + sizeof(".id=") + CONFIG_ID_LEN;
+
+	for (size_t i = 0; i < cr->n_props; i++)
+		if (!config_prop_is_common(cr->props[i].key))
+			len += strlen(cr->props[i].key) + 1 + strlen(cr->props[i].value) + 1;
+	if (len > CHAN_ARGS_MAX)
+		return fail(err, CONTROL_ERROR_TOO_BIG,
+			    "Resource '%s': its private properties take %zu bytes with its name "
+			    "and type, more than the %u a monitor's OPEN command carries.",
+			    name, len, CHAN_ARGS_MAX);
+	return 0;
+}
+
+/* ---- resources ---- */
+
+/* Registers type if a monitor program hamon-<type> exists; else NotFound. */
+static int type_register(struct agent_ops *o, const char *type, sd_bus_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (strcmp(type, ".") == 0 || strcmp(type, "..") == 0 || config_name_check(type) < 0)
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			    "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
+	if (asprintf(&path, "%s/hamon-%s", o->monitor_dir, type) < 0)
+		return fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+	if (access(path, X_OK) < 0)
+		return fail(err, CONTROL_ERROR_NOT_FOUND,
+			    "Resource type '%s' does not exist: no monitor program %s (%s).", type,
+			    path, strerror(errno));
+	r = config_store_type_add(o->store, type, NULL);
+	if (r < 0 && r != -EEXIST)
+		return store_fail(err, r, "Resource type", type);
+	log_info("Resource type %s: registered (%s).", type, path);
+	return 0;
+}
+
+int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *group,
+			   const char *type, const struct config_prop *props, size_t n_props,
+			   char ret_id[CONFIG_ID_LEN + 1], sd_bus_error *err)
+{
+	struct config_resource cr = {};
+	const char *key = NULL;
+	char id[CONFIG_ID_LEN + 1];
+	size_t g = 0, i = 0;
+	int r;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = check_name("resource", name, err);
+	if (r >= 0)
+		r = find_group(o, group, &g, err);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < n_props; k++)
+		if (!*props[k].value)
+			return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+				    "Resource '%s': property '%s' has an empty value.", name,
+				    props[k].key);
+	if (agent_model_resource_find(o->model, name) >= 0)
+		return fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
+	if (!model_has_room(o->model, true))
+		return fail(err, CONTROL_ERROR_FULL,
+			    "Resource '%s': the state segment holds no more than %zu resources "
+			    "(hagentd --max-resources).",
+			    name, o->model->max_resources);
+	r = config_store_resource_add(o->store, name, o->model->groups[g].name, type, props,
+				      n_props, id, &key);
+	if (r == -ENOENT && key && strcmp(key, "type") == 0) {
+		r = type_register(o, type, err);
+		if (r < 0)
+			return r;
+		key = NULL;
+		r = config_store_resource_add(o->store, name, o->model->groups[g].name, type, props,
+					      n_props, id, &key);
+	}
+	if (r == -EEXIST)
+		return fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
+	if (r == -ENOENT)
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Resource '%s': the configuration database does not match hagentd's "
+			    "state (no %s).",
+			    name, key ?: "object");
+	if (r < 0)
+		return prop_fail(err, r, name, key);
+
+	r = config_store_resource_get(o->store, name, &cr);
+	if (r >= 0)
+		r = props_fit(&cr, name, err);
+	if (r >= 0) {
+		r = agent_model_resource_add(o->model, o->writer, &cr, cr.type_name, g, &i);
+		if (r < 0)
+			r = fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
+				 strerror(-r));
+	} else if (!sd_bus_error_is_set(err))
+		r = store_fail(err, r, "Resource", name);
+	config_resource_done(&cr);
+	if (r < 0) {
+		/* Undo the commit: nothing half-applied. */
+		int k = config_store_resource_remove(o->store, name);
+
+		if (k < 0)
+			log_error_errno(k, "Resource %s: failed to undo its addition: %m", name);
+		return r;
+	}
+	r = agent_resources_add(o->resources, i);
+	if (r < 0)
+		log_error_errno(r, "Resource %s: failed to set it up: %m", name);
+	log_info("Resource %s: added to group %s.", name, o->model->groups[g].name);
+	memcpy(ret_id, id, sizeof(id));
+	return 0;
+}
+
+int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t flags,
+			      sd_bus_error *err)
+{
+	struct agent_resource *mr;
+	uint32_t win32;
+	size_t i = 0;
+	int r, error;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_resource(o, name, &i, err);
+	if (r < 0)
+		return r;
+	if (flags & ~CONTROL_FLAG_FORCE)
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			    "Resource '%s': unknown flags 0x%x for RemoveResource.", name,
+			    flags & ~CONTROL_FLAG_FORCE);
+	mr = &o->model->resources[i];
+	if (!(flags & CONTROL_FLAG_FORCE) &&
+	    (mr->state == HAGENT_RESOURCE_ONLINE || res_state_is_pending(mr->state)))
+		return fail(err, CONTROL_ERROR_RESOURCE_ONLINE,
+			    "Resource '%s' is %s; take it offline first, or force the removal.",
+			    mr->name, state_name(mr->state));
+	r = config_store_resource_remove(o->store, mr->name);
+	if (r == -ENOENT)
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Resource '%s': the configuration database does not match hagentd's "
+			    "state (not there).",
+			    mr->name);
+	if (r < 0)
+		return store_fail(err, r, "Resource", mr->name);
+	log_info("Resource %s: removing%s.", mr->name,
+		 flags & CONTROL_FLAG_FORCE ? " (forced)" : "");
+	mr->removing = true;
+	/* From here the resource may be freed: mr is not used again. */
+	r = agent_resources_request(o->resources, i, RES_EV_REQ_DELETE, &error, &win32);
+	if (r < 0)
+		log_error_errno(r, "Resource %s: the delete request failed: %m", name);
+	return 0;
+}
+
+int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct config_prop *props,
+			   size_t n_props, sd_bus_error *err)
+{
+	_cleanup_free_ struct config_prop *req = NULL, *undo = NULL;
+	struct config_resource old = {}, cr = {};
+	const char *key = NULL;
+	size_t i = 0;
+	int r;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_resource(o, name, &i, err);
+	if (r < 0)
+		return r;
+	name = o->model->resources[i].name;
+	if (n_props == 0)
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			    "Resource '%s': no property to set.", name);
+	req = calloc(n_props, sizeof(*req));
+	undo = calloc(n_props, sizeof(*undo));
+	if (!req || !undo)
+		return fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+	for (size_t k = 0; k < n_props; k++)
+		req[k] =
+			(struct config_prop){props[k].key, *props[k].value ? props[k].value : NULL};
+
+	r = config_store_resource_get(o->store, name, &old);
+	if (r < 0)
+		return store_fail(err, r, "Resource", name);
+	r = config_store_resource_set_props(o->store, name, req, n_props, &key);
+	if (r < 0) {
+		config_resource_done(&old);
+		return prop_fail(err, r, name, key);
+	}
+	r = config_store_resource_get(o->store, name, &cr);
+	if (r >= 0)
+		r = props_fit(&cr, name, err);
+	if (r >= 0) {
+		r = agent_model_resource_set_props(o->model, i, &cr);
+		if (r < 0)
+			r = fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
+				 strerror(-r));
+	} else if (!sd_bus_error_is_set(err))
+		r = store_fail(err, r, "Resource", name);
+	config_resource_done(&cr);
+	if (r < 0) {
+		/* Undo: each key back to its old value, or removed if it had none. */
+		for (size_t k = 0; k < n_props; k++) {
+			undo[k] = (struct config_prop){req[k].key, NULL};
+			for (size_t j = 0; j < old.n_props; j++)
+				if (strcasecmp(old.props[j].key, req[k].key) == 0)
+					undo[k].value = old.props[j].value;
+		}
+		if (config_store_resource_set_props(o->store, name, undo, n_props, NULL) < 0)
+			log_error("Resource %s: failed to undo a property change.", name);
+		config_resource_done(&old);
+		return r;
+	}
+	config_resource_done(&old);
+	r = agent_resources_props_changed(o->resources, i, &key);
+	if (r < 0) /* the store validated the same set: cannot happen */
+		log_error_errno(r, "Resource %s: its state machine refused property %s: %m", name,
+				key ?: "?");
+	log_info("Resource %s: %zu properties set.", name, n_props);
+	return 0;
+}
+
+/* The reply of the state machine to an online/offline request, as the control API's. */
+static int request_reply(struct agent_ops *o, size_t i, int error, struct agent_ops_result *ret,
+			 sd_bus_error *err)
+{
+	const struct agent_resource *mr = &o->model->resources[i];
+
+	switch (error) {
+	case 0:
+	case -EINPROGRESS:
+		*ret = (struct agent_ops_result){
+			.result = error ? CONTROL_RESULT_IO_PENDING : CONTROL_RESULT_SUCCESS,
+			.state = mr->state,
+			.state_seq = mr->state_seq,
+		};
+		return 0;
+	case -EIO:
+		return fail(err, CONTROL_ERROR_RESOURCE_FAILED,
+			    "Resource '%s' is failed; its persistent state is now offline and it "
+			    "stays failed (no restart).",
+			    mr->name);
+	case -EBUSY:
+		return fail(err, CONTROL_ERROR_INVALID_STATE,
+			    "Resource '%s' is %s; try again later.", mr->name,
+			    state_name(mr->state));
+	default:
+		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
+			    strerror(-error));
+	}
+}
+
+static int set_target(struct agent_ops *o, size_t i, enum config_target target, sd_bus_error *err)
+{
+	struct agent_resource *mr = &o->model->resources[i];
+	int r;
+
+	if (mr->persistent_state == (int32_t) target)
+		return 0;
+	r = config_store_resource_set_target(o->store, mr->name, target);
+	if (r < 0)
+		return store_fail(err, r, "Resource", mr->name);
+	mr->persistent_state = (int32_t) target;
+	return 0;
+}
+
+int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agent_ops_result *ret,
+			      sd_bus_error *err)
+{
+	struct agent_resource *mr;
+	uint32_t win32;
+	size_t i = 0;
+	int r, error;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_resource(o, name, &i, err);
+	if (r < 0)
+		return r;
+	mr = &o->model->resources[i];
+	if (res_state_is_pending(mr->state)) /* T26 */
+		return fail(err, CONTROL_ERROR_INVALID_STATE,
+			    "Resource '%s' is %s; wait for it to finish.", mr->name,
+			    state_name(mr->state));
+	r = set_target(o, i, CONFIG_TARGET_ONLINE, err);
+	if (r < 0)
+		return r;
+	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, &error, &win32);
+	if (r < 0)
+		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
+			    mr->name);
+	return request_reply(o, i, error, ret, err);
+}
+
+int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
+			       struct agent_ops_result *ret, sd_bus_error *err)
+{
+	bool force = flags & CONTROL_FLAG_FORCE;
+	struct agent_resource *mr;
+	uint32_t win32;
+	size_t i = 0;
+	int r, error;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_resource(o, name, &i, err);
+	if (r < 0)
+		return r;
+	mr = &o->model->resources[i];
+	if (flags & ~CONTROL_FLAG_FORCE)
+		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			    "Resource '%s': unknown flags 0x%x for OfflineResource.", mr->name,
+			    flags & ~CONTROL_FLAG_FORCE);
+	if (mr->state == HAGENT_RESOURCE_INITIALIZING ||
+	    (!force && res_state_is_pending(mr->state))) /* T26 */
+		return fail(err, CONTROL_ERROR_INVALID_STATE,
+			    "Resource '%s' is %s; wait for it to finish%s.", mr->name,
+			    state_name(mr->state),
+			    mr->state == HAGENT_RESOURCE_INITIALIZING ? ""
+								      : ", or force it offline");
+	if (!force && mr->locked)
+		return fail(err, CONTROL_ERROR_RESOURCE_LOCKED,
+			    "Resource '%s' is in locked mode; force it offline to terminate it "
+			    "anyway.",
+			    mr->name);
+	r = set_target(o, i, CONFIG_TARGET_OFFLINE, err);
+	if (r < 0)
+		return r;
+	r = agent_resources_request(
+		o->resources, i, force ? RES_EV_REQ_TERMINATE : RES_EV_REQ_OFFLINE, &error, &win32);
+	if (r < 0)
+		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
+			    mr->name);
+	return request_reply(o, i, error, ret, err);
+}

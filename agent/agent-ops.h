@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The mutations of the control API (docs/control-api.md), one function per
+ * method: validate against the configuration and the live state, commit to
+ * the configuration store (durable), apply to the model and the state
+ * machines, publish.  A refused call changes nothing.  Errors are negative
+ * errnos with *err set to the control API's error name and a message that
+ * names the object and the reason.  Main-loop thread only.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "agent-model.h"
+#include "agent-resource.h"
+#include "config-store.h"
+#include "shm-writer.h"
+
+struct agent_ops {
+	struct config_store *store;
+	struct shm_writer *writer;
+	struct agent_model *model;
+	struct agent_resources *resources;
+	const char *monitor_dir;
+	bool stopping; /* refuse everything with NotReady */
+};
+
+/* The reply of OnlineResource and OfflineResource. */
+struct agent_ops_result {
+	uint32_t result; /* CONTROL_RESULT_* */
+	int32_t state;
+	uint32_t state_seq;
+};
+
+int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFIG_ID_LEN + 1],
+			sd_bus_error *err);
+int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *err);
+
+int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *group,
+			   const char *type, const struct config_prop *props, size_t n_props,
+			   char ret_id[CONFIG_ID_LEN + 1], sd_bus_error *err);
+int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t flags,
+			      sd_bus_error *err);
+/* An empty value resets the key to its default. */
+int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct config_prop *props,
+			   size_t n_props, sd_bus_error *err);
+int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agent_ops_result *ret,
+			      sd_bus_error *err);
+int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
+			       struct agent_ops_result *ret, sd_bus_error *err);
