@@ -5,7 +5,10 @@
  * with the writer API and serving state.sock in a private runtime dir from
  * a thread.  Checks the exact output of status and show (text and JSON,
  * including string escaping), the state names, name lookup, and the exit
- * codes and messages of every failure, with nothing on stdout then.
+ * codes and messages of every failure, with nothing on stdout then.  The
+ * commands that change something are checked here for what needs no agent:
+ * their usage errors and "agent not running" (this test serves no
+ * control.sock); test-monitorctl-control.c runs them against hagentd.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -694,26 +699,108 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-/* Claim: the commands that need the control API fail with exit 1 and say so; none is faked. */
-START_TEST(test_mutations)
+/*
+ * Claim: every command that changes something checks its arguments and
+ * options before it contacts the agent: exit 2, a message naming the
+ * problem, nothing on stdout (the fixture has no control.sock, so a check
+ * that were skipped would show as exit 7).
+ */
+START_TEST(test_mutation_usage)
 {
-	static const char *const cmds[][3] = {
-		{"resource", "online", "web-ip"},
-		{"resource", "offline", "web-ip"},
-		{"group", "add", "db"},
-		{"group", "online", "web"},
+	static const struct {
+		const char *args[10];
+		const char *err; /* the first line of stderr */
+	} cases[] = {
+		{{"group"}, "monitorctl: 'group' needs a subcommand (see 'monitorctl --help')\n"},
+		{{"resource"},
+		 "monitorctl: 'resource' needs a subcommand (see 'monitorctl --help')\n"},
+		{{"group", "online", "web"},
+		 "monitorctl: unknown command 'group online' (see 'monitorctl --help')\n"},
+		{{"resource", "start", "web-ip"},
+		 "monitorctl: unknown command 'resource start' (see 'monitorctl --help')\n"},
+		{{"group", "add"}, "monitorctl: usage: monitorctl group add NAME\n"},
+		{{"group", "add", "a", "b"}, "monitorctl: usage: monitorctl group add NAME\n"},
+		{{"group", "remove"}, "monitorctl: usage: monitorctl group remove NAME\n"},
+		{{"group", "add", "db", "--force"},
+		 "monitorctl: option '--force' does not apply to 'group add'\n"},
+		{{"resource", "add", "--group", "g", "--type", "test"},
+		 "monitorctl: usage: monitorctl resource add NAME --group GROUP --type TYPE "
+		 "[--set KEY=VALUE]...\n"},
+		{{"resource", "add", "db", "--type", "test"},
+		 "monitorctl: 'resource add' needs --group\n"},
+		{{"resource", "add", "db", "--group", "g"},
+		 "monitorctl: 'resource add' needs --type\n"},
+		{{"resource", "add", "db", "--group", "g", "--type", "test", "--set", "Foo"},
+		 "monitorctl: invalid property 'Foo': want KEY=VALUE with a non-empty KEY\n"},
+		{{"resource", "add", "db", "--group", "g", "--type", "test", "--set", "=1"},
+		 "monitorctl: invalid property '=1': want KEY=VALUE with a non-empty KEY\n"},
+		{{"resource", "add", "db", "--group", "g", "--type", "test", "--wait"},
+		 "monitorctl: option '--wait' does not apply to 'resource add'\n"},
+		{{"resource", "add", "db", "--group"},
+		 "monitorctl: option '--group' needs an argument\n"},
+		{{"resource", "remove"},
+		 "monitorctl: usage: monitorctl resource remove NAME "
+		 "[--force]\n"},
+		{{"resource", "remove", "db", "--wait"},
+		 "monitorctl: option '--wait' does not apply to 'resource remove'\n"},
+		{{"resource", "set", "db"},
+		 "monitorctl: usage: monitorctl resource set NAME KEY=VALUE...\n"},
+		{{"resource", "set", "db", "A=1", "B"},
+		 "monitorctl: invalid property 'B': want KEY=VALUE with a non-empty KEY\n"},
+		{{"resource", "set", "db", "=x"},
+		 "monitorctl: invalid property '=x': want KEY=VALUE with a non-empty KEY\n"},
+		{{"resource", "set", "db", "A=1", "--set", "B=2"},
+		 "monitorctl: option '--set' does not apply to 'resource set'\n"},
+		{{"resource", "online"},
+		 "monitorctl: usage: monitorctl resource online NAME [--wait] [--timeout SEC]\n"},
+		{{"resource", "online", "a", "b"},
+		 "monitorctl: usage: monitorctl resource online NAME [--wait] [--timeout SEC]\n"},
+		{{"resource", "online", "db", "--force"},
+		 "monitorctl: option '--force' does not apply to 'resource online'\n"},
+		{{"resource", "online", "db", "--timeout", "1"},
+		 "monitorctl: --timeout needs --wait\n"},
+		{{"resource", "online", "db", "--wait", "--timeout", "0"},
+		 "monitorctl: invalid --timeout '0': want a positive number of seconds, e.g. 5 or "
+		 "0.5\n"},
+		{{"resource", "online", "db", "--wait", "--timeout", "-1"},
+		 "monitorctl: invalid --timeout '-1': want a positive number of seconds, e.g. 5 or "
+		 "0.5\n"},
+		{{"resource", "online", "db", "--wait", "--timeout", "1s"},
+		 "monitorctl: invalid --timeout '1s': want a positive number of seconds, e.g. 5 or "
+		 "0.5\n"},
+		{{"resource", "online", "db", "--wait", "--timeout", "."},
+		 "monitorctl: invalid --timeout '.': want a positive number of seconds, e.g. 5 or "
+		 "0.5\n"},
+		{{"resource", "online", "db", "--wait", "--timeout", "0.0000000001"},
+		 "monitorctl: invalid --timeout '0.0000000001': want a positive number of seconds, "
+		 "e.g. 5 or 0.5\n"},
+		{{"resource", "online", "db", "--wait", "--timeout"},
+		 "monitorctl: option '--timeout' needs an argument\n"},
+		{{"resource", "offline"},
+		 "monitorctl: usage: monitorctl resource offline NAME "
+		 "[--wait] [--timeout SEC] [--force]\n"},
+		{{"resource", "offline", "db", "--type", "x"},
+		 "monitorctl: option '--type' does not apply to 'resource offline'\n"},
+		{{"resource", "offline", "db", "--timeout", "2.5", "--force"},
+		 "monitorctl: --timeout needs --wait\n"},
+		{{"status", "--force"},
+		 "monitorctl: option '--force' does not apply to 'status'\n"},
+		{{"show", "web", "--set", "a=b"},
+		 "monitorctl: option '--set' does not apply to 'show'\n"},
 	};
-	char msg[256];
 	struct run r;
 
 	load_fixed();
-	for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
-		RUN(&r, cmds[i][0], cmds[i][1], cmds[i][2]);
-		snprintf(msg, sizeof(msg),
-			 "monitorctl: '%s %s' needs the control API, which this build does not "
-			 "have\n",
-			 cmds[i][0], cmds[i][1]);
-		assert_fails(&r, 1, msg);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		const char *argv[14] = {"--runtime-dir", rundir};
+
+		for (size_t k = 0; cases[i].args[k]; k++)
+			argv[k + 2] = cases[i].args[k];
+		run_env(&r, NULL, argv);
+		ck_assert_msg(r.code == 2, "case %zu: exit %d; stderr: %s", i, r.code, r.err);
+		assert_out(&r, "");
+		ck_assert_msg(strncmp(r.err, cases[i].err, strlen(cases[i].err)) == 0,
+			      "case %zu: stderr %s", i, r.err);
 	}
 	/* Nothing changed. */
 	RUN(&r, "status");
@@ -723,8 +810,82 @@ START_TEST(test_mutations)
 	assert_fails(
 		&r, 1,
 		"monitorctl: 'watch' needs notification ports, which this build does not have\n");
-	RUN(&r, "resource");
-	assert_fails(&r, 2, "monitorctl: 'resource' needs a subcommand\n");
+}
+END_TEST
+
+/* Every mutation command, well-formed. */
+static const char *const mutations[][12] = {
+	{"group", "add", "db"},
+	{"group", "remove", "web"},
+	{"resource", "add", "db", "--group", "web", "--type", "test", "--set", "A=1", "--set",
+	 "B="},
+	{"resource", "remove", "web-ip"},
+	{"resource", "remove", "web-ip", "--force"},
+	{"resource", "set", "web-ip", "PendingTimeout=1000", "Command="},
+	{"resource", "online", "web-ip"},
+	{"resource", "online", "web-ip", "--wait", "--timeout", "0.5"},
+	{"resource", "offline", "web-ip"},
+	{"resource", "offline", "web-ip", "--wait", "--force"},
+};
+
+/* Runs every mutation (with --json too) against dir and expects exit 7 and msg. */
+static void mutations_not_running(const char *dir, const char *msg)
+{
+	struct run r;
+
+	for (size_t i = 0; i < ELEMENTSOF(mutations); i++)
+		for (int json = 0; json < 2; json++) {
+			const char *argv[16] = {"--runtime-dir", dir};
+			size_t n = 2;
+
+			if (json)
+				argv[n++] = "--json";
+			for (size_t k = 0; mutations[i][k]; k++)
+				argv[n++] = mutations[i][k];
+			run_env(&r, NULL, argv);
+			ck_assert_msg(r.code == 7, "%s %s: exit %d; stderr: %s", mutations[i][0],
+				      mutations[i][1], r.code, r.err);
+			assert_out(&r, "");
+			ck_assert_str_eq(r.err, msg);
+		}
+}
+
+/*
+ * Claim: every mutation command exits 7 when hagentd is not running: no
+ * control.sock (though state.sock is served), a control.sock nobody listens
+ * on, a missing runtime dir; HAGENT_RUNTIME_DIR is honoured.
+ */
+START_TEST(test_mutation_not_running)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char msg[256], missing[96];
+	struct run r;
+	int fd;
+
+	load_fixed();
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd is not running (no control socket in %s)\n",
+		 rundir);
+	mutations_not_running(rundir, msg);
+	run_env(&r, rundir, (const char *const[]){"group", "add", "db", NULL});
+	assert_fails(&r, 7, msg);
+
+	/* A dead agent's socket: the file is there, nobody listens. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", rundir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	safe_close(fd);
+	mutations_not_running(rundir, msg);
+
+	snprintf(missing, sizeof(missing), "%s/nonexistent", rundir);
+	snprintf(msg, sizeof(msg), "monitorctl: hagentd is not running (no control socket in %s)\n",
+		 missing);
+	mutations_not_running(missing, msg);
+
+	/* Nothing changed. */
+	RUN(&r, "status");
+	assert_ok(&r);
+	assert_out(&r, STATUS_TEXT);
 }
 END_TEST
 
@@ -785,7 +946,8 @@ int main(void)
 	tcase_add_test(tc, test_not_running);
 	tcase_add_test(tc, test_dead_agent);
 	tcase_add_test(tc, test_bad_arguments);
-	tcase_add_test(tc, test_mutations);
+	tcase_add_test(tc, test_mutation_usage);
+	tcase_add_test(tc, test_mutation_not_running);
 	tcase_add_test(tc, test_other_abi);
 	tcase_add_test(tc, test_access_denied);
 	suite_add_tcase(s, tc);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * monitorctl: looks at hagent's groups and resources.  The read-only
- * commands read the state segment straight from shared memory (no round
- * trip to hagentd); the commands that change something need hagentd's
- * control API, which this build does not have yet: they fail and say so.
- * Results go to stdout, errors to stderr, and the exit code tells which
- * (see enum exit_code).
+ * monitorctl: looks at hagent's groups and resources, and changes them.
+ * The read-only commands read the state segment straight from shared
+ * memory (no round trip to hagentd); the commands that change something go
+ * through hagentd's control API (monitorctl-mutate.c).  This file parses
+ * the command line, checks each command's arguments and options, and
+ * dispatches.  Results go to stdout, errors to stderr, and the exit code
+ * tells which (see enum exit_code).
  */
 
 #include <errno.h>
@@ -19,64 +20,180 @@
 #include "macro.h"
 #include "monitorctl-output.h"
 #include "monitorctl-state.h"
+#include "monitorctl.h"
+#include "time-util.h"
 
 #define DEFAULT_RUNTIME_DIR "/run/hagent"
 #define OPEN_ATTEMPTS	    3 /* a superseded segment is left for the newer one */
-
-/* The documented exit codes; 5 and 6 come with the control API. */
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_INVALID_ARGUMENT = 2,
-	EXIT_NOT_FOUND = 3,
-	EXIT_ACCESS_DENIED = 4,
-	EXIT_RESOURCE_LOCKED = 5,
-	EXIT_TIMED_OUT = 6,
-	EXIT_NOT_RUNNING = 7,
-};
-
-struct args {
-	const char *runtime_dir;
-	bool json;
-	char **cmd; /* COMMAND and its arguments, NULL-terminated */
-	int n_cmd;
-};
 
 static void usage(FILE *f)
 {
 	fputs("Usage: monitorctl [--runtime-dir DIR] [--json] COMMAND\n"
 	      "\n"
-	      "Commands:\n"
-	      "  status              every group and its resources\n"
-	      "  show NAME           one resource or group (case-insensitive)\n"
+	      "Commands that read the state:\n"
+	      "  status                       every group and its resources\n"
+	      "  show NAME                    one resource or group (case-insensitive)\n"
+	      "\n"
+	      "Commands that change it (through hagentd's control API):\n"
+	      "  group add NAME               a new empty group; prints its id\n"
+	      "  group remove NAME            an empty group\n"
+	      "  resource add NAME --group G --type T [--set KEY=VALUE]...\n"
+	      "                               a new resource, offline; prints its id\n"
+	      "  resource remove NAME [--force]\n"
+	      "                               an offline or failed resource; --force: a running\n"
+	      "                               one too (terminated first)\n"
+	      "  resource set NAME KEY=VALUE...\n"
+	      "                               set properties; an empty VALUE resets the default\n"
+	      "  resource online NAME [--wait] [--timeout SEC]\n"
+	      "  resource offline NAME [--wait] [--timeout SEC] [--force]\n"
+	      "                               prints the state reached, or \"pending\"; --force:\n"
+	      "                               terminate instead of a clean offline\n"
 	      "\n"
 	      "Options:\n"
 	      "  --runtime-dir DIR   hagentd's runtime dir (default: $HAGENT_RUNTIME_DIR,\n"
 	      "                      else " DEFAULT_RUNTIME_DIR ")\n"
 	      "  --json              print JSON instead of text\n"
+	      "  --group G, --type T the new resource's group and resource type\n"
+	      "  --set KEY=VALUE     a property of the new resource (repeatable)\n"
+	      "  --wait              wait until the online or offline has ended\n"
+	      "  --timeout SEC       with --wait: give up after SEC seconds (fractions allowed;\n"
+	      "                      default: no limit)\n"
+	      "  --force             see resource remove and resource offline\n"
 	      "  -h, --help          print this help\n"
 	      "  --version           print the version\n"
+	      "\n"
+	      "Common properties (milliseconds): PendingTimeout, DeadlockTimeout,\n"
+	      "LooksAlivePollInterval, IsAlivePollInterval, RestartAction, RestartThreshold,\n"
+	      "RestartPeriod, RestartDelay, RetryPeriodOnFailure; other keys are the monitor's.\n"
 	      "\n"
 	      "Exit codes: 0 success, 1 failure, 2 invalid argument, 3 not found,\n"
 	      "4 access denied, 5 resource locked, 6 timed out waiting, 7 agent not running.\n",
 	      f);
 }
 
+/* KEY=VALUE with a non-empty key; the key ends at the first '='. */
+static bool property_valid(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	return eq && eq != kv;
+}
+
+static int property_check(const char *kv)
+{
+	if (property_valid(kv))
+		return 0;
+	fprintf(stderr, "monitorctl: invalid property '%s': want KEY=VALUE with a non-empty KEY\n",
+		kv);
+	return -EINVAL;
+}
+
+/*
+ * A positive number of seconds, decimal digits with an optional fraction
+ * ("2", "0.3", "1.25"), into nanoseconds; digits past the nanosecond are
+ * ignored.
+ */
+static int timeout_parse(const char *s, uint64_t *ret_ns)
+{
+	uint64_t sec = 0, ns = 0, scale = NSEC_PER_SEC;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		sec = sec * 10 + (uint64_t) (*p - '0');
+		if (sec > UINT64_MAX / NSEC_PER_SEC - 1)
+			return -ERANGE;
+	}
+	if (p == s && *p != '.')
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (!(*p >= '0' && *p <= '9') && p - 1 == s)
+			return -EINVAL; /* "." alone */
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (scale > 1) {
+				scale /= 10;
+				ns += (uint64_t) (*p - '0') * scale;
+			}
+	}
+	if (*p)
+		return -EINVAL;
+	if (sec == 0 && ns == 0)
+		return -ERANGE;
+	*ret_ns = sec * NSEC_PER_SEC + ns;
+	return 0;
+}
+
+/* Appends a --set argument (checked); 0 or the exit code + 1 (as parse_argv()). */
+static int set_add(struct args *a, char *kv)
+{
+	char **n;
+
+	if (property_check(kv) < 0)
+		return EXIT_INVALID_ARGUMENT + 1;
+	n = realloc(a->sets, (a->n_sets + 1) * sizeof(*n));
+	if (!n) {
+		fputs("monitorctl: out of memory\n", stderr);
+		return EXIT_FAIL + 1;
+	}
+	a->sets = n;
+	a->sets[a->n_sets++] = kv;
+	return 0;
+}
+
+/* One command-specific option (OPT_*); 0 or the exit code + 1. */
+static int option_take(struct args *a, unsigned opt, char *arg)
+{
+	a->given |= opt;
+	switch (opt) {
+	case OPT_GROUP:
+		a->group = arg;
+		return 0;
+	case OPT_TYPE:
+		a->type = arg;
+		return 0;
+	case OPT_SET:
+		return set_add(a, arg);
+	case OPT_TIMEOUT:
+		if (timeout_parse(arg, &a->timeout_ns) < 0) {
+			fprintf(stderr,
+				"monitorctl: invalid --timeout '%s': want a positive number of "
+				"seconds, e.g. 5 or 0.5\n",
+				arg);
+			return EXIT_INVALID_ARGUMENT + 1;
+		}
+		return 0;
+	default: /* OPT_WAIT, OPT_FORCE: flags */
+		return 0;
+	}
+}
+
 /* 0: go on; otherwise the exit code + 1 (so that EXIT_OK after --help is 1). */
 static int parse_argv(int argc, char **argv, struct args *a)
 {
-	enum { ARG_RUNTIME_DIR = 0x100, ARG_JSON, ARG_VERSION };
+	enum { ARG_RUNTIME_DIR = 0x100, ARG_JSON, ARG_VERSION, ARG_SPECIFIC = 0x1000 };
 	static const struct option options[] = {
 		{"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
 		{"json", no_argument, NULL, ARG_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
+		{"group", required_argument, NULL, ARG_SPECIFIC | OPT_GROUP},
+		{"type", required_argument, NULL, ARG_SPECIFIC | OPT_TYPE},
+		{"set", required_argument, NULL, ARG_SPECIFIC | OPT_SET},
+		{"wait", no_argument, NULL, ARG_SPECIFIC | OPT_WAIT},
+		{"timeout", required_argument, NULL, ARG_SPECIFIC | OPT_TIMEOUT},
+		{"force", no_argument, NULL, ARG_SPECIFIC | OPT_FORCE},
 		{},
 	};
-	int c;
+	int c, r;
 
 	opterr = 0; /* our own messages, which name the tool and not its path */
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		if (c & ARG_SPECIFIC) {
+			r = option_take(a, (unsigned) c & ~(unsigned) ARG_SPECIFIC, optarg);
+			if (r > 0)
+				return r;
+			continue;
+		}
 		switch (c) {
 		case ARG_RUNTIME_DIR:
 			if (!*optarg) {
@@ -119,7 +236,7 @@ static int parse_argv(int argc, char **argv, struct args *a)
 }
 
 /* Maps the state segment, or says why not and returns the exit code (> 0). */
-static int state_open(const char *dir, hagent_shm **ret)
+int state_open(const char *dir, hagent_shm **ret)
 {
 	struct hagent_shm_info info;
 	int r;
@@ -168,12 +285,8 @@ static int read_failed(const char *name, int r)
 	return r == -EACCES || r == -EPERM ? EXIT_ACCESS_DENIED : EXIT_FAIL;
 }
 
-static int output_done(int r)
+int output_flush(void)
 {
-	if (r < 0) {
-		fprintf(stderr, "monitorctl: %s\n", strerror(-r));
-		return EXIT_FAIL;
-	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "monitorctl: writing the output: %s\n", strerror(errno));
 		return EXIT_FAIL;
@@ -181,11 +294,24 @@ static int output_done(int r)
 	return EXIT_OK;
 }
 
-static int cmd_status(hagent_shm *s, const struct args *a)
+static int output_done(int r)
 {
+	if (r < 0) {
+		fprintf(stderr, "monitorctl: %s\n", strerror(-r));
+		return EXIT_FAIL;
+	}
+	return output_flush();
+}
+
+static int cmd_status(const struct args *a)
+{
+	_cleanup_(hagent_shm_unrefp) hagent_shm *s = NULL;
 	_cleanup_(status_view_freep) struct status_view *v = NULL;
 	int r;
 
+	r = state_open(a->runtime_dir, &s);
+	if (r > 0)
+		return r;
 	r = status_view_read(s, &v);
 	if (r < 0)
 		return read_failed(NULL, r);
@@ -198,13 +324,17 @@ static int cmd_status(hagent_shm *s, const struct args *a)
 	return output_done(r);
 }
 
-static int cmd_show(hagent_shm *s, const struct args *a)
+static int cmd_show(const struct args *a)
 {
+	_cleanup_(hagent_shm_unrefp) hagent_shm *s = NULL;
 	_cleanup_(resource_view_freep) struct resource_view *res = NULL;
 	_cleanup_(group_view_freep) struct group_view *grp = NULL;
 	const char *name = a->cmd[1];
 	int r;
 
+	r = state_open(a->runtime_dir, &s);
+	if (r > 0)
+		return r;
 	r = resource_view_read(s, name, &res);
 	if (r < 0 && r != -ENOENT)
 		return read_failed(name, r);
@@ -224,43 +354,114 @@ static int cmd_show(hagent_shm *s, const struct args *a)
 	return output_done(r);
 }
 
+#define ARGS_ANY (-1)
+
 static const struct command {
-	const char *name;
-	int n_args; /* after the command's name */
-	const char *args;
-	int (*run)(hagent_shm *s, const struct args *a);
+	const char *verb;
+	const char *sub;      /* the second word ("add"), or NULL */
+	int n_args;	      /* after the command's words; ARGS_ANY: NAME and at least one more */
+	unsigned options;     /* OPT_* it takes */
+	unsigned required;    /* OPT_* it needs */
+	const char *synopsis; /* after "monitorctl VERB[ SUB]" */
+	int (*run)(const struct args *a);
 } commands[] = {
-	{"status", 0, "", cmd_status},
-	{"show", 1, " NAME", cmd_show},
+	{"status", NULL, 0, 0, 0, "", cmd_status},
+	{"show", NULL, 1, 0, 0, " NAME", cmd_show},
+	{"group", "add", 1, 0, 0, " NAME", cmd_group_add},
+	{"group", "remove", 1, 0, 0, " NAME", cmd_group_remove},
+	{"resource", "add", 1, OPT_GROUP | OPT_TYPE | OPT_SET, OPT_GROUP | OPT_TYPE,
+	 " NAME --group GROUP --type TYPE [--set KEY=VALUE]...", cmd_resource_add},
+	{"resource", "remove", 1, OPT_FORCE, 0, " NAME [--force]", cmd_resource_remove},
+	{"resource", "set", ARGS_ANY, 0, 0, " NAME KEY=VALUE...", cmd_resource_set},
+	{"resource", "online", 1, OPT_WAIT | OPT_TIMEOUT, 0, " NAME [--wait] [--timeout SEC]",
+	 cmd_resource_online},
+	{"resource", "offline", 1, OPT_WAIT | OPT_TIMEOUT | OPT_FORCE, 0,
+	 " NAME [--wait] [--timeout SEC] [--force]", cmd_resource_offline},
 };
 
-/*
- * The commands of the contract this build cannot run.  "group VERB" and
- * "resource VERB" change state through hagentd's control API; "watch" reads
- * the notification ports.  Neither exists yet.
- */
-static int not_implemented(const struct args *a)
+static const char *option_name(unsigned opt)
 {
-	if (strcmp(a->cmd[0], "watch") == 0) {
-		fputs("monitorctl: 'watch' needs notification ports, which this build does not "
-		      "have\n",
-		      stderr);
-		return EXIT_FAIL;
+	switch (opt) {
+	case OPT_GROUP:
+		return "--group";
+	case OPT_TYPE:
+		return "--type";
+	case OPT_SET:
+		return "--set";
+	case OPT_WAIT:
+		return "--wait";
+	case OPT_TIMEOUT:
+		return "--timeout";
+	default:
+		return "--force";
 	}
-	if (a->n_cmd < 2) {
-		fprintf(stderr, "monitorctl: '%s' needs a subcommand\n", a->cmd[0]);
-		return EXIT_INVALID_ARGUMENT;
+}
+
+/* The command a->cmd names, or NULL after saying why there is none. */
+static const struct command *command_find(const struct args *a)
+{
+	bool verb_known = false;
+
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		const struct command *c = &commands[i];
+
+		if (strcmp(a->cmd[0], c->verb) != 0)
+			continue;
+		verb_known = true;
+		if (!c->sub || (a->n_cmd >= 2 && strcmp(a->cmd[1], c->sub) == 0))
+			return c;
 	}
-	fprintf(stderr,
-		"monitorctl: '%s %s' needs the control API, which this build does not have\n",
-		a->cmd[0], a->cmd[1]);
-	return EXIT_FAIL;
+	if (!verb_known)
+		fprintf(stderr, "monitorctl: unknown command '%s' (see 'monitorctl --help')\n",
+			a->cmd[0]);
+	else if (a->n_cmd < 2)
+		fprintf(stderr, "monitorctl: '%s' needs a subcommand (see 'monitorctl --help')\n",
+			a->cmd[0]);
+	else
+		fprintf(stderr, "monitorctl: unknown command '%s %s' (see 'monitorctl --help')\n",
+			a->cmd[0], a->cmd[1]);
+	return NULL;
+}
+
+static int usage_error(const struct command *c)
+{
+	fprintf(stderr, "monitorctl: usage: monitorctl %s%s%s%s\n", c->verb, c->sub ? " " : "",
+		c->sub ? c->sub : "", c->synopsis);
+	return EXIT_INVALID_ARGUMENT;
+}
+
+/* The arguments and options of c as given in a: EXIT_OK, or a usage error (said). */
+static int command_check(const struct command *c, const struct args *a)
+{
+	int words = c->sub ? 2 : 1, n = a->n_cmd - words;
+	unsigned extra = a->given & ~c->options, missing = c->required & ~a->given;
+
+	if (c->n_args == ARGS_ANY ? n < 2 : n != c->n_args)
+		return usage_error(c);
+	if (extra) {
+		fprintf(stderr, "monitorctl: option '%s' does not apply to '%s%s%s'\n",
+			option_name(extra & -extra), c->verb, c->sub ? " " : "",
+			c->sub ? c->sub : "");
+		return usage_error(c);
+	}
+	if (missing) {
+		fprintf(stderr, "monitorctl: '%s %s' needs %s\n", c->verb, c->sub,
+			option_name(missing & -missing));
+		return usage_error(c);
+	}
+	if ((a->given & OPT_TIMEOUT) && !(a->given & OPT_WAIT)) {
+		fputs("monitorctl: --timeout needs --wait\n", stderr);
+		return usage_error(c);
+	}
+	for (int i = words + 1; c->n_args == ARGS_ANY && i < a->n_cmd; i++)
+		if (property_check(a->cmd[i]) < 0)
+			return EXIT_INVALID_ARGUMENT;
+	return EXIT_OK;
 }
 
 static int dispatch(const struct args *a)
 {
-	_cleanup_(hagent_shm_unrefp) hagent_shm *s = NULL;
-	const struct command *c = NULL;
+	const struct command *c;
 	int r;
 
 	if (a->n_cmd == 0) {
@@ -268,25 +469,19 @@ static int dispatch(const struct args *a)
 		usage(stderr);
 		return EXIT_INVALID_ARGUMENT;
 	}
-	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		if (strcmp(a->cmd[0], commands[i].name) == 0)
-			c = &commands[i];
-	if (!c) {
-		if (strcmp(a->cmd[0], "group") == 0 || strcmp(a->cmd[0], "resource") == 0 ||
-		    strcmp(a->cmd[0], "watch") == 0)
-			return not_implemented(a);
-		fprintf(stderr, "monitorctl: unknown command '%s' (see 'monitorctl --help')\n",
-			a->cmd[0]);
-		return EXIT_INVALID_ARGUMENT;
+	if (strcmp(a->cmd[0], "watch") == 0) {
+		fputs("monitorctl: 'watch' needs notification ports, which this build does not "
+		      "have\n",
+		      stderr);
+		return EXIT_FAIL;
 	}
-	if (a->n_cmd - 1 != c->n_args) {
-		fprintf(stderr, "monitorctl: usage: monitorctl %s%s\n", c->name, c->args);
+	c = command_find(a);
+	if (!c)
 		return EXIT_INVALID_ARGUMENT;
-	}
-	r = state_open(a->runtime_dir, &s);
-	if (r > 0)
+	r = command_check(c, a);
+	if (r != EXIT_OK)
 		return r;
-	return c->run(s, a);
+	return c->run(a);
 }
 
 int main(int argc, char **argv)
@@ -295,7 +490,8 @@ int main(int argc, char **argv)
 	int r;
 
 	r = parse_argv(argc, argv, &a);
-	if (r > 0)
-		return r - 1;
-	return dispatch(&a);
+	if (r == 0)
+		r = dispatch(&a) + 1;
+	free(a.sets);
+	return r - 1;
 }

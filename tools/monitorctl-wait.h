@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * monitorctl resource online/offline --wait: after hagentd answered that the
+ * operation runs, follow the resource in the state segment (never through
+ * the control API) until the operation ends, the time is up or the agent
+ * is gone.  The caller owns the segment handle.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hagent/shm.h"
+#include "monitorctl-control.h"
+
+/* How often the segment is read while waiting. */
+#define WAIT_POLL_NS UINT64_C(1000000) /* 1 ms */
+/* A heartbeat older than this means hagentd is gone (it beats every 100 ms). */
+#define WAIT_HEARTBEAT_STALE_NS (UINT64_C(5) * 1000000000)
+
+/* The live record of the resource called name; -ENOENT if there is none. */
+int resource_lookup(hagent_shm *s, const char *name, struct hagent_resource *ret);
+
+/*
+ * Waits until the resource name, answered as from, reaches the operation's
+ * end: for online, Online (EXIT_OK); Failed, or Offline once the online has
+ * ended, or another request's state (EXIT_FAIL).  For offline, Offline
+ * (EXIT_OK); Failed or another request's state (EXIT_FAIL).  timeout_ns 0
+ * waits without limit; else EXIT_TIMED_OUT when it passes.  EXIT_NOT_RUNNING
+ * when the agent stops meanwhile.  Says on stderr why it failed; *ret gets the
+ * final record on EXIT_OK.
+ */
+int resource_wait(hagent_shm *s, const char *name, bool online, const struct control_result *from,
+		  uint64_t timeout_ns, struct hagent_resource *ret);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What monitorctl's parts share: the documented exit codes, the parsed
+ * command line, and the opening of the state segment.  Every command
+ * function prints its own result (stdout) or error (stderr) and returns
+ * the exit code.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hagent/shm.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_INVALID_ARGUMENT = 2,
+	EXIT_NOT_FOUND = 3,
+	EXIT_ACCESS_DENIED = 4,
+	EXIT_RESOURCE_LOCKED = 5,
+	EXIT_TIMED_OUT = 6,
+	EXIT_NOT_RUNNING = 7,
+};
+
+/* The options that only some commands take (struct args.given). */
+enum {
+	OPT_GROUP = 1u << 0,
+	OPT_TYPE = 1u << 1,
+	OPT_SET = 1u << 2,
+	OPT_WAIT = 1u << 3,
+	OPT_TIMEOUT = 1u << 4,
+	OPT_FORCE = 1u << 5,
+};
+
+struct args {
+	const char *runtime_dir;
+	bool json;
+	unsigned given; /* OPT_* seen on the command line */
+	const char *group, *type;
+	char **sets; /* --set KEY=VALUE, in order (checked) */
+	size_t n_sets;
+	uint64_t timeout_ns; /* --timeout; 0: wait without limit */
+	char **cmd;	     /* COMMAND and its arguments, NULL-terminated */
+	int n_cmd;
+};
+
+/* Maps the state segment of dir, or says why not and returns the exit code (> 0). */
+int state_open(const char *dir, hagent_shm **ret);
+
+/* Flushes stdout; EXIT_OK, or EXIT_FAIL after saying why the output failed. */
+int output_flush(void);
+
+/*
+ * The commands that change something, through hagentd's control API
+ * (monitorctl-mutate.c).  a->cmd holds the command words, then NAME and the
+ * rest; the dispatcher has checked the arguments and options.
+ */
+int cmd_group_add(const struct args *a);
+int cmd_group_remove(const struct args *a);
+int cmd_resource_add(const struct args *a);
+int cmd_resource_remove(const struct args *a);
+int cmd_resource_set(const struct args *a);
+int cmd_resource_online(const struct args *a);
+int cmd_resource_offline(const struct args *a);
