@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build hagent in release mode (build-release/) and run the benchmark,
-# passing all arguments through to build-release/bench/hagent-bench.
+# Build hagent in release mode (build-release/) and run the benchmarks,
+# passing all arguments (--quick, --runs N) through to each:
+# build-release/bench/hagent-bench (the shared-memory layer), then
+# build-release/bench/hagent-bench-agent (hagentd with real monitors).
 # Dependency and build output goes to stderr; stdout is the benchmark's.
 set -euo pipefail
 
@@ -15,9 +17,16 @@ fi
 meson compile -C "$dir" >&2
 
 bench=$dir/bench/hagent-bench
-if [[ ! -x $bench ]]; then
-  echo "run-bench: $bench was not built (is bench/ wired into meson.build?)" >&2
-  exit 1
-fi
+agent_bench=$dir/bench/hagent-bench-agent
+for b in "$bench" "$agent_bench"; do
+  if [[ ! -x $b ]]; then
+    echo "run-bench: $b was not built (is bench/ wired into meson.build?)" >&2
+    exit 1
+  fi
+done
 
-exec "$bench" "$@"
+status=0
+"$bench" "$@" || status=$?
+echo
+"$agent_bench" "$@" || status=$?
+exit "$status"
