@@ -19,17 +19,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <systemd/sd-bus.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control-api.h"
 #include "hagent/shm.h"
 #include "macro.h"
 #include "shm-layout.h"
 #include "shm-publish.h"
 #include "shm-writer.h"
 #include "test-util.h"
+#include "time-util.h"
 
 #define MAX_RES 32u
 #define MAX_GRP 8u
@@ -91,10 +94,13 @@ static void setup(void)
 	ck_assert_int_eq(pthread_create(&server, NULL, server_main, NULL), 0);
 }
 
+static void control_stop(void);
+
 static void teardown(void)
 {
 	char cmd[128];
 
+	control_stop();
 	ck_assert_int_eq(eventfd_write(stop_fd, 1), 0);
 	ck_assert_int_eq(pthread_join(server, NULL), 0);
 	listen_fd = safe_close(listen_fd);
@@ -102,6 +108,216 @@ static void teardown(void)
 	w = shm_writer_free(w);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
 	(void) !system(cmd); /* best effort: the directory only holds this test's files */
+}
+
+/* ============================ the control API's part ============================ */
+
+/*
+ * A scripted control server on <rundir>/control.sock, served from a thread
+ * (only for the tests that call control_start()): it answers every method
+ * call as mock says and records the call, so that the tests see exactly
+ * what monitorctl sent and what it makes of each answer.
+ */
+
+#define MOCK_ID "0123456789abcdef0123456789abcdef"
+
+static struct {
+	pthread_mutex_t lock;
+	/* The answer. */
+	const char *error;   /* a D-Bus error name; NULL: success */
+	const char *message; /* its message; NULL: none */
+	bool hang_up;	     /* close the connection instead of answering */
+	uint32_t result, seq;
+	int32_t state;
+	/* The last call: "PATH INTERFACE MEMBER ARG..." (a(ss) as " KEY=VALUE" each). */
+	char call[512];
+} mock = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_t control_thread;
+static int control_fd = -EBADF, control_stop_fd = -EBADF;
+static _Atomic bool control_hang_up; /* set by the handler: the connection ends */
+
+static void mock_answer(const char *error, const char *message, uint32_t result, int32_t state,
+			uint32_t seq)
+{
+	ck_assert_int_eq(pthread_mutex_lock(&mock.lock), 0);
+	mock.error = error;
+	mock.message = message;
+	mock.hang_up = false;
+	mock.result = result;
+	mock.state = state;
+	mock.seq = seq;
+	mock.call[0] = '\0';
+	ck_assert_int_eq(pthread_mutex_unlock(&mock.lock), 0);
+}
+
+static void assert_call(const char *member_and_args)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s %s %s", CONTROL_OBJECT_PATH, CONTROL_INTERFACE,
+		 member_and_args);
+	ck_assert_int_eq(pthread_mutex_lock(&mock.lock), 0);
+	ck_assert_str_eq(mock.call, want);
+	ck_assert_int_eq(pthread_mutex_unlock(&mock.lock), 0);
+}
+
+/* Appends the call's arguments to buf: strings, numbers and a(ss) pairs. */
+static int mock_args(sd_bus_message *m, char *buf, size_t size)
+{
+	const char *sig = sd_bus_message_get_signature(m, true);
+	size_t len = strlen(buf);
+	int r;
+
+	for (const char *c = sig; *c; c++) {
+		const char *str, *key, *value;
+		uint32_t u;
+
+		if (*c == 's') {
+			r = sd_bus_message_read(m, "s", &str);
+			if (r < 0)
+				return r;
+			len += (size_t) snprintf(buf + len, size - len, " %s", str);
+		} else if (*c == 'u') {
+			r = sd_bus_message_read(m, "u", &u);
+			if (r < 0)
+				return r;
+			len += (size_t) snprintf(buf + len, size - len, " %u", u);
+		} else if (strncmp(c, "a(ss)", 5) == 0) {
+			r = sd_bus_message_enter_container(m, 'a', "(ss)");
+			if (r < 0)
+				return r;
+			while ((r = sd_bus_message_read(m, "(ss)", &key, &value)) > 0)
+				len += (size_t) snprintf(buf + len, size - len, " %s=%s", key,
+							 value);
+			if (r < 0)
+				return r;
+			r = sd_bus_message_exit_container(m);
+			if (r < 0)
+				return r;
+			c += 4;
+		} else {
+			len += (size_t) snprintf(buf + len, size - len, " <%c?>", *c);
+		}
+		if (len >= size)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+static int mock_method(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	char call[512];
+	const char *member = sd_bus_message_get_member(m);
+	const char *error, *message;
+	uint32_t result, seq;
+	int32_t state;
+	bool hang_up;
+
+	(void) userdata;
+	(void) ret_error;
+	if (!sd_bus_message_is_method_call(m, NULL, NULL))
+		return 0;
+	snprintf(call, sizeof(call), "%s %s %s", sd_bus_message_get_path(m),
+		 sd_bus_message_get_interface(m), member);
+	if (mock_args(m, call, sizeof(call)) < 0)
+		snprintf(call, sizeof(call), "unreadable arguments");
+	pthread_mutex_lock(&mock.lock);
+	snprintf(mock.call, sizeof(mock.call), "%s", call);
+	error = mock.error;
+	message = mock.message;
+	hang_up = mock.hang_up;
+	result = mock.result;
+	state = mock.state;
+	seq = mock.seq;
+	pthread_mutex_unlock(&mock.lock);
+
+	if (hang_up) {
+		control_hang_up = true;
+		return 1;
+	}
+	if (error)
+		return sd_bus_reply_method_error(m, &SD_BUS_ERROR_MAKE_CONST(error, message));
+	if (strcmp(member, "AddGroup") == 0 || strcmp(member, "AddResource") == 0)
+		return sd_bus_reply_method_return(m, "s", MOCK_ID);
+	if (strcmp(member, "OnlineResource") == 0 || strcmp(member, "OfflineResource") == 0)
+		return sd_bus_reply_method_return(m, "uiu", result, state, seq);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+/* One client, until it hangs up (or mock says to hang up on it). */
+static void control_serve(int fd)
+{
+	sd_bus *bus = NULL;
+	sd_id128_t id;
+	int r;
+
+	control_hang_up = false;
+	r = sd_id128_randomize(&id);
+	if (r >= 0)
+		r = sd_bus_new(&bus);
+	if (r >= 0)
+		r = sd_bus_set_fd(bus, fd, fd);
+	if (r >= 0)
+		r = sd_bus_set_server(bus, 1, id);
+	if (r >= 0)
+		r = sd_bus_add_filter(bus, NULL, mock_method, NULL);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	while (r >= 0 && !control_hang_up) {
+		r = sd_bus_process(bus, NULL);
+		if (r == 0)
+			r = sd_bus_wait(bus, 100 * 1000);
+	}
+	if (bus)
+		sd_bus_close_unref(bus); /* closes fd */
+	else
+		safe_close(fd);
+}
+
+static void *control_main(void *p)
+{
+	(void) p;
+	for (;;) {
+		struct pollfd pf[2] = {
+			{.fd = control_fd, .events = POLLIN},
+			{.fd = control_stop_fd, .events = POLLIN},
+		};
+		int fd;
+
+		if (poll(pf, 2, -1) < 0)
+			continue;
+		if (pf[1].revents)
+			return NULL;
+		fd = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			control_serve(fd);
+	}
+}
+
+/* Serves control.sock in rundir from now on (until teardown). */
+static void control_start(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" CONTROL_SOCKET_NAME, rundir);
+	control_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(control_fd, 0);
+	ck_assert_int_eq(bind(control_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(control_fd, 8), 0);
+	control_stop_fd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(control_stop_fd, 0);
+	ck_assert_int_eq(pthread_create(&control_thread, NULL, control_main, NULL), 0);
+}
+
+static void control_stop(void)
+{
+	if (control_fd < 0)
+		return;
+	ck_assert_int_eq(eventfd_write(control_stop_fd, 1), 0);
+	ck_assert_int_eq(pthread_join(control_thread, NULL), 0);
+	control_fd = safe_close(control_fd);
+	control_stop_fd = safe_close(control_stop_fd);
 }
 
 static void id_make(uint8_t id[SHM_ID_SIZE], uint8_t seed)
@@ -226,17 +442,17 @@ static bool drain(int fd, char *buf, size_t size)
 }
 
 /*
- * Runs monitorctl with argv (NULL-terminated, without argv[0]); env_dir is
- * HAGENT_RUNTIME_DIR for it (NULL: unset).  Collects stdout, stderr, exit code.
+ * Starts monitorctl with argv (NULL-terminated, without argv[0]); env_dir is
+ * HAGENT_RUNTIME_DIR for it (NULL: unset).  *ret_out, *ret_err: its stdout
+ * and stderr.
  */
-static void run_env(struct run *r, const char *env_dir, const char *const *args)
+static pid_t spawn_env(const char *env_dir, const char *const *args, int *ret_out, int *ret_err)
 {
 	const char *bin = getenv("MONITORCTL_BIN");
-	const char *argv[16] = {"monitorctl"}, *envp[256];
+	const char *argv[24] = {"monitorctl"}, *envp[256];
 	char env_entry[256];
-	int out[2], err[2], status;
+	int out[2], err[2];
 	size_t n_env = 0;
-	bool out_open = true, err_open = true;
 	pid_t pid;
 
 	ck_assert_msg(bin, "MONITORCTL_BIN is not set");
@@ -252,7 +468,6 @@ static void run_env(struct run *r, const char *env_dir, const char *const *args)
 		envp[n_env++] = env_entry;
 	}
 	envp[n_env] = NULL;
-	*r = (struct run){.code = -1};
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
 	pid = fork();
@@ -266,23 +481,44 @@ static void run_env(struct run *r, const char *env_dir, const char *const *args)
 	}
 	safe_close(out[1]);
 	safe_close(err[1]);
+	*ret_out = out[0];
+	*ret_err = err[0];
+	return pid;
+}
+
+/* Collects the stdout, stderr and exit code of a spawn_env()ed monitorctl. */
+static void collect(struct run *r, pid_t pid, int out, int err)
+{
+	bool out_open = true, err_open = true;
+	int status;
+
+	*r = (struct run){.code = -1};
 	while (out_open || err_open) {
 		struct pollfd pf[2] = {
-			{.fd = out_open ? out[0] : -1, .events = POLLIN},
-			{.fd = err_open ? err[0] : -1, .events = POLLIN},
+			{.fd = out_open ? out : -1, .events = POLLIN},
+			{.fd = err_open ? err : -1, .events = POLLIN},
 		};
 
 		ck_assert_int_gt(poll(pf, 2, 30000), 0);
 		if (pf[0].revents)
-			out_open = drain(out[0], r->out, sizeof(r->out));
+			out_open = drain(out, r->out, sizeof(r->out));
 		if (pf[1].revents)
-			err_open = drain(err[0], r->err, sizeof(r->err));
+			err_open = drain(err, r->err, sizeof(r->err));
 	}
-	safe_close(out[0]);
-	safe_close(err[0]);
+	safe_close(out);
+	safe_close(err);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status), "monitorctl died: status %d", status);
 	r->code = WEXITSTATUS(status);
+}
+
+/* Runs monitorctl (as spawn_env()) and collects its output and exit code. */
+static void run_env(struct run *r, const char *env_dir, const char *const *args)
+{
+	int out, err;
+	pid_t pid = spawn_env(env_dir, args, &out, &err);
+
+	collect(r, pid, out, err);
 }
 
 /* monitorctl --runtime-dir <the test's dir> args... */
@@ -889,6 +1125,361 @@ START_TEST(test_mutation_not_running)
 }
 END_TEST
 
+/* ============================ against a scripted agent ============================ */
+
+/*
+ * Claim: each command sends its method on the contract's object and
+ * interface with the arguments given (properties in order, split at the
+ * first '=', an empty value kept; --force as flag 1) and prints the answer:
+ * the id, the state reached or "pending", nothing for the others.
+ */
+START_TEST(test_control_calls)
+{
+	struct run r;
+
+	load_fixed();
+	control_start();
+	mock_answer(NULL, NULL, 0, 0, 0);
+	RUN(&r, "group", "add", "db");
+	assert_ok(&r);
+	assert_out(&r, MOCK_ID "\n");
+	assert_call("AddGroup db");
+	RUN(&r, "--json", "group", "add", "db");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"db\",\"id\":\"" MOCK_ID "\"}\n");
+	RUN(&r, "group", "remove", "db");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("RemoveGroup db");
+
+	RUN(&r, "resource", "add", "db", "--set", "A=1", "--group", "web", "--set",
+	    "Empty=", "--type", "test", "--set", "Note=a=b");
+	assert_ok(&r);
+	assert_out(&r, MOCK_ID "\n");
+	assert_call("AddResource db web test A=1 Empty= Note=a=b");
+	RUN(&r, "--json", "resource", "add", "db", "--group", "web", "--type", "test");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"db\",\"id\":\"" MOCK_ID "\"}\n");
+	assert_call("AddResource db web test");
+	RUN(&r, "resource", "remove", "db");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("RemoveResource db 0");
+	RUN(&r, "resource", "remove", "db", "--force");
+	assert_call("RemoveResource db 1");
+	RUN(&r, "resource", "set", "db", "PendingTimeout=", "X=y=z");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("SetResourceProperties db PendingTimeout= X=y=z");
+
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_RESOURCE_ONLINE, 9);
+	RUN(&r, "resource", "online", "db");
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+	assert_call("OnlineResource db");
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_RESOURCE_OFFLINE, 10);
+	RUN(&r, "resource", "offline", "db", "--force", "--wait"); /* nothing to wait for */
+	assert_ok(&r);
+	assert_out(&r, "offline\n");
+	assert_call("OfflineResource db 1");
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_OFFLINE_PENDING, 11);
+	RUN(&r, "resource", "offline", "db");
+	assert_ok(&r);
+	assert_out(&r, "pending\n");
+	assert_call("OfflineResource db 0");
+
+	/* --json: the id from the segment (null for a resource it does not show). */
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 5);
+	RUN(&r, "--json", "resource", "online", "WEB-ip");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"WEB-ip\",\"id\":\"000102030405060708090a0b0c0d0e0f\","
+		       "\"state\":\"online-pending\",\"sequence\":5,\"pending\":true}\n");
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_RESOURCE_OFFLINE, 3);
+	RUN(&r, "--json", "resource", "offline", "db");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"db\",\"id\":null,\"state\":\"offline\",\"sequence\":3,"
+		       "\"pending\":false}\n");
+}
+END_TEST
+
+/*
+ * Claim: the exit code of a refusal comes from the D-Bus error name (the
+ * contract's table: ResourceLocked and InvalidState are both EBUSY, 5 and
+ * 1), the agent's message is printed after "monitorctl: "; an error outside
+ * the contract, an answer without a message, a hang-up and a result outside
+ * the contract are exit 1 (4 for a D-Bus AccessDenied) and say what failed.
+ */
+START_TEST(test_control_errors)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} errors[] = {
+		{CONTROL_ERROR_INVALID_ARGUMENT, 2},
+		{CONTROL_ERROR_OUT_OF_RANGE, 2},
+		{CONTROL_ERROR_TOO_BIG, 2},
+		{CONTROL_ERROR_NOT_FOUND, 3},
+		{CONTROL_ERROR_ACCESS_DENIED, 4},
+		{CONTROL_ERROR_RESOURCE_LOCKED, 5},
+		{CONTROL_ERROR_INVALID_STATE, 1},
+		{CONTROL_ERROR_RESOURCE_ONLINE, 1},
+		{CONTROL_ERROR_RESOURCE_FAILED, 1},
+		{CONTROL_ERROR_EXISTS, 1},
+		{CONTROL_ERROR_NOT_EMPTY, 1},
+		{CONTROL_ERROR_BUSY, 1},
+		{CONTROL_ERROR_FULL, 1},
+		{CONTROL_ERROR_NOT_READY, 1},
+		{CONTROL_ERROR_FAILED, 1},
+		{"org.freedesktop.DBus.Error.AccessDenied", 4},
+		{"org.freedesktop.DBus.Error.UnknownMethod", 1},
+		{"com.example.Error.Strange", 1},
+	};
+	struct run r;
+
+	load_fixed();
+	control_start();
+	for (size_t i = 0; i < ELEMENTSOF(errors); i++) {
+		char msg[256];
+
+		mock_answer(errors[i].name, "Resource 'web-ip' says no.", 0, 0, 0);
+		RUN(&r, "resource", "offline", "web-ip", "--wait");
+		ck_assert_msg(r.code == errors[i].code, "%s: exit %d, want %d", errors[i].name,
+			      r.code, errors[i].code);
+		assert_out(&r, "");
+		if (strncmp(errors[i].name, "org.hagent.", 11) == 0)
+			snprintf(msg, sizeof(msg), "monitorctl: Resource 'web-ip' says no.\n");
+		else
+			snprintf(msg, sizeof(msg),
+				 "monitorctl: cannot offline resource 'web-ip': Resource 'web-ip' "
+				 "says no.\n");
+		ck_assert_str_eq(r.err, msg);
+	}
+	mock_answer(CONTROL_ERROR_EXISTS, NULL, 0, 0, 0);
+	RUN(&r, "group", "add", "db");
+	assert_fails(&r, 1, "monitorctl: cannot add group 'db': org.hagent.Error.Exists\n");
+	mock_answer(CONTROL_ERROR_RESOURCE_LOCKED, NULL, 0, 0, 0);
+	RUN(&r, "--json", "resource", "offline", "db");
+	assert_fails(&r, 5,
+		     "monitorctl: cannot offline resource 'db': org.hagent.Error.ResourceLocked\n");
+
+	mock_answer(NULL, NULL, 5, HAGENT_RESOURCE_ONLINE, 1);
+	RUN(&r, "resource", "online", "db", "--wait");
+	assert_fails(&r, 1, "monitorctl: cannot online resource 'db': hagentd answered result 5\n");
+
+	mock_answer(NULL, NULL, 0, 0, 0);
+	mock.hang_up = true;
+	RUN(&r, "resource", "set", "db", "A=1");
+	assert_fails(&r, 1,
+		     "monitorctl: cannot set properties of resource 'db': hagentd closed the "
+		     "connection\n");
+}
+END_TEST
+
+/* The resource at slot r0 ("web-ip", the fixed id) in that state, one transaction. */
+static void web_ip_put(int32_t state, uint32_t seq, int32_t persistent, int32_t last_error)
+{
+	struct shm_object o =
+		res("web-ip", "IP Address", state, seq, shm_writer_group_slot(w, 0), 0x00);
+
+	o.u.res.persistent_state = persistent;
+	o.u.res.last_error = last_error;
+	ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+	put(shm_writer_resource_slot(w, 0), &o);
+	ck_assert_int_eq(shm_writer_commit(w), 0);
+	shm_writer_heartbeat(w);
+}
+
+/* True while pid has not exited (not reaped: collect() still gets its status). */
+static bool still_running(pid_t pid)
+{
+	siginfo_t si = {};
+
+	ck_assert_int_eq(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT), 0);
+	return si.si_pid == 0;
+}
+
+/* Starts "resource VERB web-ip --wait [--timeout SEC]" against the agent's answer. */
+static pid_t wait_start(const char *verb, const char *timeout, int *out, int *err)
+{
+	const char *const args[] = {"--runtime-dir",
+				    rundir,
+				    "resource",
+				    verb,
+				    "web-ip",
+				    "--wait",
+				    timeout ? "--timeout" : NULL,
+				    timeout,
+				    NULL};
+
+	shm_writer_heartbeat(w);
+	return spawn_env(NULL, args, out, err);
+}
+
+/* Gives a waiting monitorctl time to see the segment, and checks it still waits. */
+static void assert_waiting(pid_t pid)
+{
+	usleep(50 * 1000);
+	ck_assert_msg(still_running(pid), "monitorctl stopped waiting");
+}
+
+/*
+ * Claim: online --wait of an Initializing resource (the online queued) waits
+ * through Offline (the persistent state online) and OnlinePending, and
+ * ends at Online: "online", exit 0.
+ */
+START_TEST(test_wait_initializing)
+{
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_ip_put(HAGENT_RESOURCE_INITIALIZING, 20, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_INITIALIZING, 20);
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_OFFLINE, 21, 1, 0);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 22, 1, 0);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_ONLINE, 23, 1, 0);
+	collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+}
+END_TEST
+
+/*
+ * Claim: only states newer than the answer count: a record still at the
+ * answered sequence, whatever its state, keeps monitorctl waiting until
+ * --timeout (exit 6, naming the resource and its state).
+ */
+START_TEST(test_wait_sequence)
+{
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_ip_put(HAGENT_RESOURCE_ONLINE, 30, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 30);
+	pid = wait_start("online", "0.2", &out, &err);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 6,
+		     "monitorctl: timed out after 0.200 s waiting for resource 'web-ip' to go "
+		     "online (it is online)\n");
+
+	web_ip_put(HAGENT_RESOURCE_ONLINE, 31, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 30);
+	pid = wait_start("online", "0.2", &out, &err);
+	collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+}
+END_TEST
+
+/*
+ * Claim: an operation that ends elsewhere than asked is exit 1 with the
+ * state: online answered pending, then Offline (taken back); online of an
+ * Initializing resource, then Offline with the persistent state offline;
+ * offline, then Online; either, then Failed (with its error); the resource
+ * removed.
+ */
+START_TEST(test_wait_ends_elsewhere)
+{
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 40, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 40);
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_OFFLINE, 41, 0, 0);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 1,
+		     "monitorctl: Resource 'web-ip' is offline: the online ended without reaching "
+		     "online\n");
+
+	web_ip_put(HAGENT_RESOURCE_INITIALIZING, 42, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_INITIALIZING, 42);
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_OFFLINE, 43, 0, 0);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 1,
+		     "monitorctl: Resource 'web-ip' is offline: the online ended without reaching "
+		     "online\n");
+
+	web_ip_put(HAGENT_RESOURCE_OFFLINE_PENDING, 44, 0, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_OFFLINE_PENDING, 44);
+	pid = wait_start("offline", NULL, &out, &err);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_ONLINE, 46, 1, 0);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 1,
+		     "monitorctl: Resource 'web-ip' is online: the offline ended without "
+		     "reaching offline\n");
+
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_OFFLINE_PENDING, 46);
+	pid = wait_start("offline", NULL, &out, &err);
+	assert_waiting(pid);
+	web_ip_put(HAGENT_RESOURCE_FAILED, 47, 0, -EIO);
+	collect(&r, pid, out, err);
+	snprintf(r.out, sizeof(r.out), "monitorctl: Resource 'web-ip' failed: %s\n", strerror(EIO));
+	ck_assert_int_eq(r.code, 1);
+	ck_assert_str_eq(r.err, r.out);
+
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 48, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 48);
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	{
+		struct shm_object tomb = {.kind = SHM_KIND_FREE};
+
+		ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+		put(shm_writer_resource_slot(w, 0), &tomb);
+		ck_assert_int_eq(shm_writer_commit(w), 0);
+	}
+	collect(&r, pid, out, err);
+	assert_fails(&r, 1, "monitorctl: Resource 'web-ip' was removed\n");
+}
+END_TEST
+
+/*
+ * Claim: an agent that stops while monitorctl waits is exit 7: its segment
+ * superseded (a new agent), or its heartbeat stale.
+ */
+START_TEST(test_wait_agent_gone)
+{
+	struct shm_header *h = (struct shm_header *) shm_writer_header(w);
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 50, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 50);
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	/* The writer's own mapping is writable: a heartbeat from a minute ago. */
+	atomic_store(&h->heartbeat_ns, now_ns(CLOCK_MONOTONIC) - 60 * NSEC_PER_SEC);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
+
+	pid = wait_start("online", NULL, &out, &err);
+	assert_waiting(pid);
+	shm_writer_supersede(w);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
+}
+END_TEST
+
 /* Claim: a segment of another ABI (or no segment at all) is exit 1 with the reader's reason. */
 START_TEST(test_other_abi)
 {
@@ -948,6 +1539,12 @@ int main(void)
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_mutation_usage);
 	tcase_add_test(tc, test_mutation_not_running);
+	tcase_add_test(tc, test_control_calls);
+	tcase_add_test(tc, test_control_errors);
+	tcase_add_test(tc, test_wait_initializing);
+	tcase_add_test(tc, test_wait_sequence);
+	tcase_add_test(tc, test_wait_ends_elsewhere);
+	tcase_add_test(tc, test_wait_agent_gone);
 	tcase_add_test(tc, test_other_abi);
 	tcase_add_test(tc, test_access_denied);
 	suite_add_tcase(s, tc);
