@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -407,16 +408,24 @@ static void predict(const struct scale_result *base, uint32_t n, char *why, size
 	double need_tasks = (double) n * (base->threads_per_monitor ?: 1);
 	double need_kib = (double) n * base->pss_per_kib;
 	double need_fds = base->n ? (double) base->agent_fds / base->n * n : 0;
+	struct rlimit nproc = {RLIM_INFINITY, RLIM_INFINITY};
 
 	why[0] = risk[0] = '\0';
+	(void) getrlimit(RLIMIT_NPROC, &nproc);
 	if (sys_pid_max(&pid_max) >= 0 && sys_tasks(&tasks) >= 0 &&
 	    need_tasks + tasks > TASKS_HEADROOM * pid_max)
 		(void) snprintf(
 			why, size,
 			"skipped: %u monitors of %u threads need about %.0f tasks; "
-			"kernel.pid_max is %u and %u tasks run now (pid_max, not RLIMIT_NPROC, "
-			"is the limit: every thread takes a pid)",
+			"kernel.pid_max is %u and %u tasks run now (every thread takes a pid)",
 			n, base->threads_per_monitor, need_tasks, pid_max, tasks);
+	else if (geteuid() != 0 && nproc.rlim_cur != RLIM_INFINITY &&
+		 need_tasks + tasks > (double) nproc.rlim_cur)
+		(void) snprintf(why, size,
+				"skipped: %u monitors of %u threads need about %.0f tasks of this "
+				"user; RLIMIT_NPROC is %llu",
+				n, base->threads_per_monitor, need_tasks,
+				(unsigned long long) nproc.rlim_cur);
 	else if (sys_mem_available_kib(&avail) >= 0 && need_kib > MEMORY_HEADROOM * avail)
 		(void) snprintf(why, size,
 				"skipped: %u monitors of %.0f KiB PSS need %.0f MiB; %.0f MiB are "
