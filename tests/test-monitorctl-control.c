@@ -400,6 +400,36 @@ static bool props_have(const char *name, const char *entry)
 	return false;
 }
 
+/* Waits (bounded) until process pid has mapped the state segment: it is past the agent's answer. */
+static void wait_segment_mapped(pid_t pid)
+{
+	uint64_t end = now_ms() + HAGENTD_WAIT_MS;
+	char path[64], line[512];
+
+	for (;;) {
+		bool mapped = false;
+		FILE *f;
+
+		/* Before its exec, the child has our own mappings: look only at monitorctl. */
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+		f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		if (fgets(line, sizeof(line), f) && strcmp(line, "monitorctl\n") == 0) {
+			fclose(f);
+			snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+			f = fopen(path, "re");
+			ck_assert_ptr_nonnull(f);
+			while (!mapped && fgets(line, sizeof(line), f))
+				mapped = strstr(line, "memfd:hagent-state");
+		}
+		fclose(f);
+		if (mapped)
+			return;
+		ck_assert_msg(now_ms() < end, "monitorctl never mapped the segment");
+		usleep(1000);
+	}
+}
+
 /* ================================== helpers ================================== */
 
 static void group_add(const char *name)
@@ -868,8 +898,8 @@ START_TEST(test_agent_dies_while_waiting)
 	resource_add("stuck", "OnlineResult=hang", NULL);
 	res_wait("stuck", HAGENT_RESOURCE_OFFLINE);
 	pid = mctl_spawn(args, &out, &err);
-	res_wait("stuck", HAGENT_RESOURCE_ONLINE_PENDING);
-	usleep(200 * 1000); /* monitorctl got the answer and reads the segment */
+	wait_segment_mapped(pid); /* monitorctl got the answer and waits */
+	ck_assert_int_eq(res_get("stuck").state, HAGENT_RESOURCE_ONLINE_PENDING);
 
 	agent_kill9();
 	mctl_collect(&r, pid, out, err);

@@ -1298,6 +1298,39 @@ static bool still_running(pid_t pid)
 	return si.si_pid == 0;
 }
 
+/*
+ * Waits (bounded) until process pid has mapped the state segment (it is past
+ * the agent's answer), or has exited.
+ */
+static void wait_segment_mapped(pid_t pid)
+{
+	uint64_t end = now_ns(CLOCK_MONOTONIC) + 10 * NSEC_PER_SEC;
+	char path[64], line[512];
+
+	for (;;) {
+		bool mapped = false;
+		FILE *f;
+
+		/* Before its exec, the child has our own mappings: look only at monitorctl. */
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+		f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		if (fgets(line, sizeof(line), f) && strcmp(line, "monitorctl\n") == 0) {
+			fclose(f);
+			snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+			f = fopen(path, "re");
+			ck_assert_ptr_nonnull(f);
+			while (!mapped && fgets(line, sizeof(line), f))
+				mapped = strstr(line, "memfd:hagent-state");
+		}
+		fclose(f);
+		if (mapped || !still_running(pid)) /* done already (e.g. a short --timeout) */
+			return;
+		ck_assert_msg(now_ns(CLOCK_MONOTONIC) < end, "monitorctl never mapped the segment");
+		usleep(1000);
+	}
+}
+
 /* Starts "resource VERB web-ip --wait [--timeout SEC]" against the agent's answer. */
 static pid_t wait_start(const char *verb, const char *timeout, int *out, int *err)
 {
@@ -1311,8 +1344,12 @@ static pid_t wait_start(const char *verb, const char *timeout, int *out, int *er
 				    timeout,
 				    NULL};
 
+	pid_t pid;
+
 	shm_writer_heartbeat(w);
-	return spawn_env(NULL, args, out, err);
+	pid = spawn_env(NULL, args, out, err);
+	wait_segment_mapped(pid);
+	return pid;
 }
 
 /* Gives a waiting monitorctl time to see the segment, and checks it still waits. */
