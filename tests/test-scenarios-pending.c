@@ -72,11 +72,15 @@ START_TEST(s01_startup_mismatch_opens_nothing)
 }
 END_TEST
 
-/* 2. Open returns a RESID: Offline, one sequence step from Initializing, no Online. */
+/*
+ * 2. Open returns a RESID: Offline, one sequence step from Initializing, no
+ * Online; for a resource loaded at start and for one added at run time.
+ */
 START_TEST(s02_open_ok_offline)
 {
 	struct hagent_event added[2], ev[4];
 	struct hagent_resource r;
+	struct scn_reply rep;
 
 	scn_seed_resource("r", "g", NULL, SCN_PROPS({"RecordFile", scn_record_path()}), false);
 	scn_agent_start();
@@ -94,6 +98,24 @@ START_TEST(s02_open_ok_offline)
 	ck_assert_uint_eq(scn_record_count("r", "open"), 1);
 	ck_assert_uint_eq(scn_record_count("r", "online"), 0);
 	ck_assert_uint_eq(scn_record_count("r", "terminate"), 0);
+
+	/* The same for a resource created at run time (AddResource). */
+	ck_assert_int_eq(scn_add_resource("n", "g", NULL,
+					  SCN_PROPS({"RecordFile", scn_record_path()}), &rep),
+			 0);
+	ck_assert_uint_eq(strlen(rep.id), CONFIG_ID_LEN);
+	r = scn_wait_state("n", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	scn_sleep_ms(300);
+	ck_assert_uint_eq(scn_events(r.id, 1, 0x400 /* RESOURCE_ADDED */, 0, added, 2), 1);
+	ck_assert_int_eq(added[0].state, HAGENT_RESOURCE_INITIALIZING);
+	ck_assert_uint_eq(scn_state_events("n", 0, ev, 4), 1);
+	ck_assert_int_eq(ev[0].state, HAGENT_RESOURCE_OFFLINE);
+	ck_assert_uint_eq(ev[0].state_seq, added[0].state_seq + 1);
+	r = scn_res("n");
+	ck_assert_int_eq(r.state, HAGENT_RESOURCE_OFFLINE);
+	ck_assert_uint_eq(r.state_seq, added[0].state_seq + 1);
+	ck_assert_uint_eq(scn_record_count("n", "open"), 1);
+	ck_assert_uint_eq(scn_record_count("n", "online"), 0);
 }
 END_TEST
 
@@ -566,24 +588,48 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 	int *pending = userdata;
 
 	(void) ret_error;
-	ck_assert(!sd_bus_message_is_method_error(m, NULL));
+	ck_assert_msg(!sd_bus_message_is_method_error(m, NULL), "%s",
+		      sd_bus_message_get_error(m)->name);
 	(*pending)--;
 	return 0;
 }
 
+/* Sends two calls (method, "su", name, CONTROL_FLAG_FORCE) back to back, then waits for both. */
+static void two_forced_calls(const char *method1, const char *method2, const char *name)
+{
+	const char *methods[] = {method1, method2};
+	int pending = 2;
+	uint64_t end;
+
+	for (int i = 0; i < 2; i++) {
+		sd_bus_message *m = scn_method_new(methods[i]);
+
+		ck_assert_int_ge(sd_bus_message_append(m, "su", name, CONTROL_FLAG_FORCE), 0);
+		ck_assert_int_ge(sd_bus_call_async(scn_bus(), NULL, m, on_reply, &pending, 0), 0);
+		sd_bus_message_unref(m);
+	}
+	end = now_ms() + SCN_WAIT_MS;
+	while (pending > 0) {
+		ck_assert_int_ge(sd_bus_process(scn_bus(), NULL), 0);
+		ck_assert_int_ge(sd_bus_wait(scn_bus(), 100 * 1000), 0);
+		ck_assert_msg(now_ms() < end, "no replies");
+	}
+}
+
 /*
- * 16. Terminate twice at once: two forced offlines sent back to back,
- * without waiting for the first reply.  hagentd serialises them (the
- * state machine never has two TERMINATEs out), so this is the nearest
- * double terminate: no crash, the monitor survives, one state change.
+ * 16. Terminate twice at once: two terminating requests sent back to back,
+ * without waiting for the first reply (two forced offlines; then a forced
+ * offline and a forced remove).  hagentd serialises them (the state machine
+ * never has two TERMINATEs out), so this is the nearest double terminate:
+ * no crash, the monitor survives, the state changes once.
  */
 START_TEST(s16_double_terminate)
 {
 	struct hagent_event ev[4];
 	struct hagent_resource r, after;
 	struct scn_reply rep;
-	uint64_t head, end;
-	int pending = 2;
+	uint64_t head;
+	size_t terms;
 
 	scn_seed_resource("r", "g", NULL,
 			  SCN_PROPS({"OnlineResult", "hang"}, {"PendingTimeout", "10000"},
@@ -594,31 +640,30 @@ START_TEST(s16_double_terminate)
 	scn_record_wait("r", "online", 1, SCN_WAIT_MS);
 
 	head = scn_event_head();
-	for (int i = 0; i < 2; i++) {
-		sd_bus_message *m = scn_method_new("OfflineResource");
-
-		ck_assert_int_ge(sd_bus_message_append(m, "su", "r", CONTROL_FLAG_FORCE), 0);
-		ck_assert_int_ge(sd_bus_call_async(scn_bus(), NULL, m, on_reply, &pending, 0), 0);
-		sd_bus_message_unref(m);
-	}
-	end = now_ms() + SCN_WAIT_MS;
-	while (pending > 0) {
-		ck_assert_int_ge(sd_bus_process(scn_bus(), NULL), 0);
-		ck_assert_int_ge(sd_bus_wait(scn_bus(), 100 * 1000), 0);
-		ck_assert_msg(now_ms() < end, "no replies");
-	}
+	two_forced_calls("OfflineResource", "OfflineResource", "r");
 	after = scn_stays_state("r", HAGENT_RESOURCE_OFFLINE, 500);
 	ck_assert_uint_eq(scn_state_events("r", head, ev, 4), 1);
 	ck_assert_int_eq(ev[0].state, HAGENT_RESOURCE_OFFLINE);
 	ck_assert_int_eq(after.monitor_pid, r.monitor_pid);
 	ck_assert_int_eq(kill(r.monitor_pid, 0), 0);
-	ck_assert_uint_ge(scn_record_count("r", "terminate"), 1);
+	terms = scn_record_count("r", "terminate");
+	ck_assert_uint_ge(terms, 1);
 	ck_assert_uint_eq(scn_record_count("r", "crash"), 0);
-	/* The monitor still serves the resource. */
-	ck_assert_int_eq(scn_set_props("r", SCN_PROPS({"OnlineResult", NULL}), &rep), 0);
+
+	/* The monitor still serves the resource: pending again (OnlineResult=hang). */
 	ck_assert_int_eq(scn_online("r", &rep), 0);
 	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
 	ck_assert_uint_eq(scn_record_wait("r", "online", 2, SCN_WAIT_MS), 2);
+
+	/* A forced offline and a forced remove: terminated, closed once, gone. */
+	two_forced_calls("OfflineResource", "RemoveResource", "r");
+	scn_wait_gone("r", SCN_WAIT_MS);
+	ck_assert_uint_eq(scn_record_wait("r", "close", 1, SCN_WAIT_MS), 1);
+	ck_assert_uint_gt(scn_record_count("r", "terminate"), terms);
+	ck_assert_uint_eq(scn_record_count("r", "crash"), 0);
+	ck_assert(scn_agent_alive());
+	scn_sleep_ms(200);
+	ck_assert_uint_eq(scn_record_count("r", "close"), 1);
 }
 END_TEST
 
@@ -656,6 +701,7 @@ START_TEST(s17_online_access_denied)
 	for (size_t i = 0; i < n && i < ELEMENTSOF(ev); i++)
 		failed += ev[i].state == HAGENT_RESOURCE_FAILED;
 	ck_assert_uint_eq(failed, 2);
+	ck_assert(scn_log_contains("Resource r: online-pending -> failed."));
 	ck_assert(scn_log_contains("r: failure 1 in the restart window: restart"));
 	ck_assert(scn_log_contains("r: failure 2 in the restart window: stay-failed"));
 }
@@ -765,16 +811,31 @@ START_TEST(bad_names)
 	longname[64] = '\0';
 	mark = scn_mark_take();
 
-	static const char *const bad[] = {"", "a/b", " lead", "trail ", "tab\there", "nl\n"};
+	const char *const bad[] = {"", "a/b", " lead", "trail ", "tab\there", "nl\n", longname};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		ck_assert_int_eq(scn_add_group(bad[i], &rep), -EINVAL);
+		const char *n = bad[i];
+
+		ck_assert_int_eq(scn_add_group(n, &rep), -EINVAL);
 		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
-		ck_assert_int_eq(scn_add_resource(bad[i], "g", NULL, NULL, 0, &rep), -EINVAL);
+		ck_assert_int_eq(scn_add_resource(n, "g", NULL, NULL, 0, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_add_resource("x", n, NULL, NULL, 0, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_add_resource("x", "g", n, NULL, 0, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_online(n, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_offline(n, 0, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_remove_resource(n, CONTROL_FLAG_FORCE, &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_set_props(n, SCN_PROPS({"OnlineDelay", "1"}), &rep), -EINVAL);
+		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+		ck_assert_int_eq(scn_remove_group(n, &rep), -EINVAL);
 		scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
 	}
-	ck_assert_int_lt(scn_add_group(longname, &rep), 0);
-	scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
-	ck_assert_int_lt(scn_add_resource(longname, "g", NULL, NULL, 0, &rep), 0);
+	/* A type name that would leave the monitor directory. */
+	ck_assert_int_eq(scn_add_resource("x", "g", "../test", NULL, 0, &rep), -EINVAL);
 	scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
 	/* Bad property keys. */
 	ck_assert_int_lt(scn_set_props("r", SCN_PROPS({"", "1"}), &rep), 0);
@@ -883,6 +944,10 @@ START_TEST(bad_duplicate_keys)
 	ck_assert_int_eq(scn_add_resource("x", "g", NULL,
 					  SCN_PROPS({"OnlineDelay", "1"}, {"OnlineDelay", "1"}),
 					  &rep),
+			 -EINVAL);
+	scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
+	/* An empty value resets a key in a change; in a new resource it is an error. */
+	ck_assert_int_eq(scn_add_resource("x", "g", NULL, SCN_PROPS({"OnlineDelay", ""}), &rep),
 			 -EINVAL);
 	scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
 
