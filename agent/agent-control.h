@@ -13,9 +13,8 @@
 #include <systemd/sd-event.h>
 
 #include "agent-ops.h"
+#include "control-api.h"
 #include "macro.h"
-
-#define CONTROL_CONNECTIONS_MAX 64
 
 /* Who has full access: root, the agent's own uid, members of admin_gid. */
 struct control_access {

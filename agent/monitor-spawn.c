@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ struct spawn_plan {
 	int src[4]; /* producer, agent, mon_bell, agent_bell */
 	int err_fd; /* write end of the exec-error pipe */
 	long max_fd;
+	pid_t parent; /* the agent */
 };
 
 static size_t key_len(const char *entry)
@@ -136,6 +138,16 @@ _Noreturn static void child_exec(const struct spawn_plan *plan)
 
 	if (setsid() < 0)
 		child_fail(err_fd, errno);
+	/*
+	 * A monitor does not outlive the agent: SIGTERM (libhamon terminates and
+	 * closes its resources, then exits) when the agent dies, however it dies,
+	 * so a restarted agent never finds a resource running twice.  If the
+	 * agent is gone already, the signal will not come: give up now.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(err_fd, errno);
+	if (getppid() != plan->parent)
+		child_fail(err_fd, ESRCH);
 
 	/*
 	 * Park the pipe and the channel fds above 3-6 first: any of them may sit
@@ -255,6 +267,7 @@ int monitor_spawn_full(const char *program, const struct chan_fds *fds,
 		.src = {fds->producer, fds->agent, fds->mon_bell, fds->agent_bell},
 		.err_fd = pipe_w,
 		.max_fd = sysconf(_SC_OPEN_MAX),
+		.parent = getpid(),
 	};
 	if (plan.max_fd < 0)
 		plan.max_fd = 65536;

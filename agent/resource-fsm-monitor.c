@@ -291,6 +291,8 @@ int res_event_from_status(const struct chan_status_body *b, struct res_event *re
 		.code = b->code,
 		.checkpoint = b->checkpoint,
 		.wait_hint_ms = b->wait_hint_ms,
+		.failure_fd = kind == RES_EV_DONE && (b->flags & CHAN_F_FAILURE_FD),
+		.entry_pending = kind == RES_EV_PROGRESS && (b->flags & CHAN_F_ENTRY_PENDING),
 	};
 	return 0;
 }

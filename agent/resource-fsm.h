@@ -100,7 +100,8 @@ struct res_event {
 	int32_t code;	 /* DONE: 0 or -errno; probes: 1 alive, 0 not; LOCKED: 1 on, 0 off */
 	uint32_t checkpoint;
 	uint32_t wait_hint_ms;
-	bool failure_fd; /* DONE of ONLINE: the implementation signals failures on its fd */
+	bool failure_fd;    /* DONE of ONLINE: the implementation signals failures on its fd */
+	bool entry_pending; /* PROGRESS: the entry point returned pending (no checkpoint) */
 	enum res_timer timer;
 	uint32_t monitor_gen; /* from RES_ACT_START_MONITOR */
 };

@@ -14,6 +14,8 @@
 #define CONTROL_OBJECT_PATH "/org/hagent/Agent"
 #define CONTROL_INTERFACE   "org.hagent.Agent1"
 
+#define CONTROL_CONNECTIONS_MAX 64 /* served at once; more are closed at accept */
+
 #define CONTROL_FLAG_FORCE UINT32_C(1) /* RemoveResource, OfflineResource */
 
 #define CONTROL_RESULT_SUCCESS	  UINT32_C(0)	/* ERROR_SUCCESS */

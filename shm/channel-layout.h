@@ -100,6 +100,12 @@ struct chan_status_reg {
 _Static_assert(sizeof(struct chan_status_reg) == 128, "ABI");
 
 #define CHAN_F_COALESCED 0x1u /* delivered from a register: intermediate statuses were dropped */
+/* DONE of ONLINE (or the report that ends it): the implementation signals failures on its
+ * failure fd (hamon_failure_fd()), so the agent does not poll looks_alive. */
+#define CHAN_F_FAILURE_FD 0x2u
+/* PROGRESS with no checkpoint: the online/offline entry point returned "pending" (the
+ * seeds' ERROR_IO_PENDING); the agent shows the pending state from now on. */
+#define CHAN_F_ENTRY_PENDING 0x4u
 
 struct chan_producer_page {
 	alignas(64) _Atomic uint64_t heartbeat_ns; /* monitor liveness, CLOCK_MONOTONIC */
