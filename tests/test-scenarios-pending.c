@@ -7,19 +7,25 @@
  * ran, how often, what SetResourceStatus answered).  Where the product has
  * no counterpart of a scenario (Startup version ranges, quorum types, a
  * closed RESOURCE_HANDLE), the case tests the nearest real behaviour and
- * says so.  Then the control API's refusals: each documented error, with
- * nothing changed in the segment.
+ * says so.  Then the control API's refusals (bad names, unknown objects,
+ * bad flags, duplicate keys, out-of-range common properties, a caller
+ * without access): each documented error, with nothing changed in the
+ * segment.
  *
  * Times are scaled down (PendingTimeout of a few hundred ms, DeadlockTimeout
  * at its minimum of 1000); the waits are generous bounds.
  */
 #include <check.h>
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test-scenario-util.h"
 
@@ -1004,6 +1010,63 @@ START_TEST(bad_out_of_range)
 }
 END_TEST
 
+/*
+ * A caller without full access (uid and gid 65534, no admin group): every
+ * method is refused with AccessDenied and nothing changes.  Root only (the
+ * test process must be able to drop to another uid).
+ */
+START_TEST(bad_access_denied)
+{
+	static const char *const methods[] = {"AddGroup", "RemoveGroup", "OnlineResource",
+					      "OfflineResource", "RemoveResource"};
+	struct scn_mark mark;
+	char addr[160];
+	pid_t pid;
+	int status;
+
+	bad_input_setup();
+	mark = scn_mark_take();
+	ck_assert_int_eq(chmod(base, 0755), 0); /* the socket's directory, for the other uid */
+	snprintf(addr, sizeof(addr), "unix:path=%s/%s", rundir, CONTROL_SOCKET_NAME);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* No Check asserts here: exit codes tell the parent what went wrong. */
+		sd_bus *bus = NULL;
+
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, addr) < 0 ||
+		    sd_bus_start(bus) < 0 || sd_bus_error_add_map(control_error_map) < 0)
+			_exit(11);
+		for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+			sd_bus_error err = SD_BUS_ERROR_NULL;
+			sd_bus_message *reply = NULL;
+			bool two = strcmp(methods[i], "OfflineResource") == 0 ||
+				   strcmp(methods[i], "RemoveResource") == 0;
+			const char *obj = strstr(methods[i], "Group") ? "g2" : "on";
+			int r = two ? sd_bus_call_method(bus, NULL, CONTROL_OBJECT_PATH,
+							 CONTROL_INTERFACE, methods[i], &err,
+							 &reply, "su", obj, CONTROL_FLAG_FORCE)
+				    : sd_bus_call_method(bus, NULL, CONTROL_OBJECT_PATH,
+							 CONTROL_INTERFACE, methods[i], &err,
+							 &reply, "s", obj);
+
+			if (r != -EACCES ||
+			    !sd_bus_error_has_name(&err, CONTROL_ERROR_ACCESS_DENIED))
+				_exit(20 + (int) i);
+			sd_bus_error_free(&err);
+		}
+		_exit(0);
+	}
+	status = pid_wait(pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status 0x%x", status);
+	scn_mark_assert_unchanged(mark);
+	ck_assert_int_eq(scn_res("on").state, HAGENT_RESOURCE_ONLINE);
+}
+END_TEST
+
 /* ---- the suite ---- */
 
 struct scn_case {
@@ -1060,6 +1123,8 @@ static Suite *suite(void)
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
 		scn_tcase_add(s, cases[i].name, cases[i].fn, 30);
+	if (geteuid() == 0)
+		scn_tcase_add(s, "bad_access_denied", bad_access_denied, 30);
 	if (all && strcmp(all, "1") == 0)
 		for (size_t i = 0; i < ELEMENTSOF(disabled_cases); i++)
 			scn_tcase_add(s, disabled_cases[i].name, disabled_cases[i].fn, 30);
