@@ -127,6 +127,7 @@ static struct {
 	const char *error;   /* a D-Bus error name; NULL: success */
 	const char *message; /* its message; NULL: none */
 	bool hang_up;	     /* close the connection instead of answering */
+	bool close_after;    /* close the connection after answering */
 	uint32_t result, seq;
 	int32_t state;
 	/* The last call: "PATH INTERFACE MEMBER ARG..." (a(ss) as " KEY=VALUE" each). */
@@ -144,10 +145,20 @@ static void mock_answer(const char *error, const char *message, uint32_t result,
 	mock.error = error;
 	mock.message = message;
 	mock.hang_up = false;
+	mock.close_after = false;
 	mock.result = result;
 	mock.state = state;
 	mock.seq = seq;
 	mock.call[0] = '\0';
+	ck_assert_int_eq(pthread_mutex_unlock(&mock.lock), 0);
+}
+
+/* After mock_answer(): hang up instead of answering, or after the answer. */
+static void mock_hang_up(bool instead, bool after)
+{
+	ck_assert_int_eq(pthread_mutex_lock(&mock.lock), 0);
+	mock.hang_up = instead;
+	mock.close_after = after;
 	ck_assert_int_eq(pthread_mutex_unlock(&mock.lock), 0);
 }
 
@@ -212,7 +223,7 @@ static int mock_method(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
 	const char *error, *message;
 	uint32_t result, seq;
 	int32_t state;
-	bool hang_up;
+	bool hang_up, close_after;
 
 	(void) userdata;
 	(void) ret_error;
@@ -227,15 +238,16 @@ static int mock_method(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
 	error = mock.error;
 	message = mock.message;
 	hang_up = mock.hang_up;
+	close_after = mock.close_after;
 	result = mock.result;
 	state = mock.state;
 	seq = mock.seq;
 	pthread_mutex_unlock(&mock.lock);
 
-	if (hang_up) {
+	if (hang_up || close_after)
 		control_hang_up = true;
+	if (hang_up)
 		return 1;
-	}
 	if (error)
 		return sd_bus_reply_method_error(m, &SD_BUS_ERROR_MAKE_CONST(error, message));
 	if (strcmp(member, "AddGroup") == 0 || strcmp(member, "AddResource") == 0)
@@ -270,7 +282,7 @@ static void control_serve(int fd)
 			r = sd_bus_wait(bus, 100 * 1000);
 	}
 	if (bus)
-		sd_bus_close_unref(bus); /* closes fd */
+		sd_bus_flush_close_unref(bus); /* sends the answer (close_after), closes fd */
 	else
 		safe_close(fd);
 }
@@ -1267,7 +1279,7 @@ START_TEST(test_control_errors)
 	assert_fails(&r, 1, "monitorctl: cannot online resource 'db': hagentd answered result 5\n");
 
 	mock_answer(NULL, NULL, 0, 0, 0);
-	mock.hang_up = true;
+	mock_hang_up(true, false);
 	RUN(&r, "resource", "set", "db", "A=1");
 	assert_fails(&r, 1,
 		     "monitorctl: cannot set properties of resource 'db': hagentd closed the "
@@ -1489,7 +1501,9 @@ END_TEST
 
 /*
  * Claim: an agent that stops while monitorctl waits is exit 7: its segment
- * superseded (a new agent), or its heartbeat stale.
+ * superseded (a new agent), or its heartbeat stale: 5 s old, or 0.5 s once
+ * the agent has closed the control connection (a heartbeat 1 s old is not
+ * stale while the connection is open).
  */
 START_TEST(test_wait_agent_gone)
 {
@@ -1512,6 +1526,37 @@ START_TEST(test_wait_agent_gone)
 	pid = wait_start("online", NULL, &out, &err);
 	assert_waiting(pid);
 	shm_writer_supersede(w);
+	collect(&r, pid, out, err);
+	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
+}
+END_TEST
+
+/* Claim: see above; the heartbeat 1 s old, then the connection closed after the answer. */
+START_TEST(test_wait_connection_closed)
+{
+	struct shm_header *h = (struct shm_header *) shm_writer_header(w);
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 60, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 60);
+	pid = wait_start("online", NULL, &out, &err);
+	atomic_store(&h->heartbeat_ns, now_ns(CLOCK_MONOTONIC) - NSEC_PER_SEC);
+	usleep(200 * 1000);
+	ck_assert_msg(still_running(pid), "a heartbeat 1 s old counted as stale");
+	web_ip_put(HAGENT_RESOURCE_ONLINE, 61, 1, 0);
+	collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+
+	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 62, 1, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 62);
+	mock_hang_up(false, true);
+	pid = wait_start("online", NULL, &out, &err);
+	atomic_store(&h->heartbeat_ns, now_ns(CLOCK_MONOTONIC) - NSEC_PER_SEC);
 	collect(&r, pid, out, err);
 	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
 }
@@ -1582,6 +1627,7 @@ int main(void)
 	tcase_add_test(tc, test_wait_sequence);
 	tcase_add_test(tc, test_wait_ends_elsewhere);
 	tcase_add_test(tc, test_wait_agent_gone);
+	tcase_add_test(tc, test_wait_connection_closed);
 	tcase_add_test(tc, test_other_abi);
 	tcase_add_test(tc, test_access_denied);
 	suite_add_tcase(s, tc);

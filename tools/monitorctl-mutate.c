@@ -141,11 +141,12 @@ static int print_state(const struct args *a, const struct control_result *res,
 
 /*
  * After the answer: with --wait and an operation running, wait for its end
- * (*res then describes the state reached); for --json, the record (its id).
+ * (*res then describes the state reached; control_fd is the connection the
+ * request went over, see resource_wait()); for --json, the record (its id).
  * *ret_have says whether *rec is filled.
  */
-static int state_follow(const struct args *a, bool online, struct control_result *res,
-			struct hagent_resource *rec, bool *ret_have)
+static int state_follow(const struct args *a, bool online, int control_fd,
+			struct control_result *res, struct hagent_resource *rec, bool *ret_have)
 {
 	_cleanup_(hagent_shm_unrefp) hagent_shm *s = NULL;
 	int r;
@@ -155,7 +156,7 @@ static int state_follow(const struct args *a, bool online, struct control_result
 		r = state_open(a->runtime_dir, &s);
 		if (r != EXIT_OK)
 			return r;
-		r = resource_wait(s, ARG_NAME(a), online, res, a->timeout_ns, rec);
+		r = resource_wait(s, ARG_NAME(a), online, res, a->timeout_ns, control_fd, rec);
 		if (r != EXIT_OK)
 			return r;
 		*res = (struct control_result){
@@ -191,8 +192,8 @@ static int state_change(const struct args *a, bool online)
 					     a->given & OPT_FORCE ? CONTROL_FLAG_FORCE : 0, &res);
 	if (r != EXIT_OK)
 		return r;
-	bus = sd_bus_flush_close_unref(bus); /* the wait reads the segment only */
-	r = state_follow(a, online, &res, &rec, &have);
+	/* The wait reads the segment; the connection stays open, to see the agent exit. */
+	r = state_follow(a, online, sd_bus_get_fd(bus), &res, &rec, &have);
 	if (r != EXIT_OK)
 		return r;
 	return print_state(a, &res, have ? &rec : NULL);

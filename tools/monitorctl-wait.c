@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,16 +90,31 @@ static int judge(struct waiter *w, const struct hagent_resource *r)
 	}
 }
 
-/* True when the segment's writer has stopped: a newer segment, or no heartbeat for a while. */
-static bool agent_gone(hagent_shm *s)
+/* True once the agent has closed the connection fd (sticky in *closed). */
+static bool connection_closed(int fd, bool *closed)
 {
+	struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
+
+	if (!*closed && fd >= 0 && poll(&pf, 1, 0) > 0 &&
+	    (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+		*closed = true;
+	return *closed;
+}
+
+/*
+ * True when the segment's writer has stopped: a newer segment, or no
+ * heartbeat for a while (a shorter while once it closed our connection: an
+ * agent that exits closes it, a live one keeps beating anyway).
+ */
+static bool agent_gone(hagent_shm *s, bool closed)
+{
+	uint64_t stale = closed ? WAIT_HEARTBEAT_STALE_CLOSED_NS : WAIT_HEARTBEAT_STALE_NS;
 	struct hagent_shm_info info;
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 
 	if (hagent_shm_get_info(s, &info) < 0)
 		return true;
-	return info.superseded ||
-	       (now > info.heartbeat_ns && now - info.heartbeat_ns > WAIT_HEARTBEAT_STALE_NS);
+	return info.superseded || (now > info.heartbeat_ns && now - info.heartbeat_ns > stale);
 }
 
 static void tick_sleep(uint64_t *next)
@@ -148,7 +164,7 @@ static int timed_out(const struct waiter *w, uint64_t timeout_ns, const struct h
 }
 
 int resource_wait(hagent_shm *s, const char *name, bool online, const struct control_result *from,
-		  uint64_t timeout_ns, struct hagent_resource *ret)
+		  uint64_t timeout_ns, int control_fd, struct hagent_resource *ret)
 {
 	struct waiter w = {
 		.name = name,
@@ -160,6 +176,7 @@ int resource_wait(hagent_shm *s, const char *name, bool online, const struct con
 	uint64_t start = now_ns(CLOCK_MONOTONIC), next = start;
 	uint8_t id[HAGENT_ID_SIZE];
 	struct hagent_resource cur;
+	bool closed = false;
 	uint32_t slot;
 	int r;
 
@@ -181,7 +198,7 @@ int resource_wait(hagent_shm *s, const char *name, bool online, const struct con
 				*ret = cur;
 			return r;
 		}
-		if (agent_gone(s)) {
+		if (agent_gone(s, connection_closed(control_fd, &closed))) {
 			fprintf(stderr,
 				"monitorctl: hagentd stopped while waiting for resource '%s'\n",
 				name);

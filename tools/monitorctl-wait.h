@@ -18,6 +18,8 @@
 #define WAIT_POLL_NS UINT64_C(1000000) /* 1 ms */
 /* A heartbeat older than this means hagentd is gone (it beats every 100 ms). */
 #define WAIT_HEARTBEAT_STALE_NS (UINT64_C(5) * 1000000000)
+/* ... or older than this once hagentd has closed our control connection (it exits). */
+#define WAIT_HEARTBEAT_STALE_CLOSED_NS (UINT64_C(500) * 1000000)
 
 /* The live record of the resource called name; -ENOENT if there is none. */
 int resource_lookup(hagent_shm *s, const char *name, struct hagent_resource *ret);
@@ -28,8 +30,10 @@ int resource_lookup(hagent_shm *s, const char *name, struct hagent_resource *ret
  * ended, or another request's state (EXIT_FAIL).  For offline, Offline
  * (EXIT_OK); Failed or another request's state (EXIT_FAIL).  timeout_ns 0
  * waits without limit; else EXIT_TIMED_OUT when it passes.  EXIT_NOT_RUNNING
- * when the agent stops meanwhile.  Says on stderr why it failed; *ret gets the
- * final record on EXIT_OK.
+ * when the agent stops meanwhile; control_fd (-1: none) is the control
+ * connection the request went over, kept open meanwhile: its closing makes a
+ * shorter silence of the heartbeat enough.  Says on stderr why it failed;
+ * *ret gets the final record on EXIT_OK.
  */
 int resource_wait(hagent_shm *s, const char *name, bool online, const struct control_result *from,
-		  uint64_t timeout_ns, struct hagent_resource *ret);
+		  uint64_t timeout_ns, int control_fd, struct hagent_resource *ret);
