@@ -40,8 +40,9 @@
 #define STALL_NS	      (20 * NSEC_PER_SEC) /* no progress this long: stuck */
 #define CTL_SAMPLES	      20u
 #define SPAWN_STALL_NS	      (3 * NSEC_PER_SEC)
+#define STEP_BUDGET_S	      240u /* a count predicted to start slower than this is skipped */
 #define START_LIMIT_NS	      (60 * NSEC_PER_SEC)  /* bound on one agent run: this, */
-#define PER_RESOURCE_LIMIT_NS (30 * NSEC_PER_MSEC) /* plus this per resource */
+#define PER_RESOURCE_LIMIT_NS (60 * NSEC_PER_MSEC) /* plus this per resource */
 #define TASKS_HEADROOM	      0.85 /* of pid_max: never take the machine's last pids */
 #define MEMORY_HEADROOM	      0.6  /* of MemAvailable */
 
@@ -214,6 +215,8 @@ static int wait_spawned(struct agent *a, struct scale_result *res, uint64_t dead
 		if (agent_exited(a, res, 0))
 			return -ECHILD;
 		r = proc_children(a->pid, &n);
+		if (r == -ENOENT)
+			return 0; /* no CONFIG_PROC_CHILDREN: no spawn part, the rest still works */
 		if (r < 0)
 			return r;
 		if (n >= res->n) {
@@ -400,9 +403,11 @@ static int scale_run(const struct bench_env *env, const char *statedir, bool wit
 /* ---- item 6 ---- */
 
 /* Why a step of n resources must not run, from the figures at a smaller count; "" if none. */
-static void predict(const struct scale_result *base, uint32_t n, char *why, size_t size, char *risk,
-		    size_t risk_size)
+static void predict(const struct scale_result *base, const struct scale_result *last, uint32_t n,
+		    char *why, size_t size, char *risk, size_t risk_size)
 {
+	double scale = last->n ? (double) n / last->n : 0;
+	double need_s = last->online_ms / 1000 * scale * scale;
 	unsigned pid_max = 0, tasks = 0;
 	uint64_t avail = 0;
 	double need_tasks = (double) n * (base->threads_per_monitor ?: 1);
@@ -431,6 +436,13 @@ static void predict(const struct scale_result *base, uint32_t n, char *why, size
 				"skipped: %u monitors of %.0f KiB PSS need %.0f MiB; %.0f MiB are "
 				"available",
 				n, base->pss_per_kib, need_kib / 1024, (double) avail / 1024);
+	else if (!isnan(need_s) && need_s > STEP_BUDGET_S)
+		(void) snprintf(
+			why, size,
+			"skipped: the start would take about %.0f s (%u resources took %.1f s, "
+			"and it grows with the square of the count), over the %u s budget "
+			"of a step",
+			need_s, last->n, last->online_ms / 1000, STEP_BUDGET_S);
 	if (base->agent_nofile && need_fds > (double) base->agent_nofile)
 		(void) snprintf(risk, risk_size,
 				"hagentd will need about %.0f fds (%.1f per resource) and its "
@@ -456,6 +468,8 @@ static void step_rows(struct areport *rep, const struct scale_result *res, doubl
 static int scale_steps(const struct bench_env *env, const struct scale_result *base,
 		       struct areport *rep)
 {
+	struct scale_result last = *base; /* the largest count that came all Online */
+
 	for (unsigned i = 0; i < env->n_scale_steps; i++) {
 		uint32_t n = env->scale_steps[i];
 		char statedir[BENCH_PATH_MAX], risk[320];
@@ -464,7 +478,7 @@ static int scale_steps(const struct bench_env *env, const struct scale_result *b
 		int r;
 
 		result_init(&res, n);
-		predict(base, n, res.why, sizeof(res.why), risk, sizeof(risk));
+		predict(base, &last, n, res.why, sizeof(res.why), risk, sizeof(risk));
 		if (risk[0])
 			anote(rep, "%u resources: expected to fail: %s.", n, risk);
 		if (res.why[0]) {
@@ -502,6 +516,7 @@ static int scale_steps(const struct bench_env *env, const struct scale_result *b
 			      "hagentd %u fds (limit %" PRIu64 ").",
 			      n, res.pss_per_kib, res.threads_per_monitor, res.agent_fds,
 			      res.agent_nofile);
+			last = res;
 		}
 		(void) fflush(stdout);
 		step_rows(rep, &res, fspawn, frun, frss);

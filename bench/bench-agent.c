@@ -8,10 +8,11 @@
  * (bench-agent-scale.c), and the control API's Online (bench-agent-control.c).
  *
  * No strays: the benchmark is a child subreaper, so every process it starts
- * (hagentd, its monitors, which outlive hagentd by design, and their
- * commands) stays its descendant; each part kills and reaps them all, and so
- * does main() on every exit path.  hagentd has PR_SET_PDEATHSIG.  SIGINT,
- * SIGTERM and SIGHUP make every wait give up, then the same cleanup runs.
+ * (hagentd, its monitors, each in a session of its own, and their commands)
+ * stays its descendant; each part kills and reaps them all, and so does
+ * main() on every exit path.  hagentd has PR_SET_PDEATHSIG (SIGKILL), and
+ * hagentd gives its monitors PR_SET_PDEATHSIG (SIGTERM).  SIGINT, SIGTERM and
+ * SIGHUP make every wait give up, then the same cleanup runs.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -5,8 +5,8 @@
  * hagent-bench-agent: what the parts share.  The agent under test is the
  * built hagentd, run in a private directory with the built monitor programs;
  * every process it starts is a descendant of the benchmark, which is a child
- * subreaper, so that monitors (who outlive hagentd by design) come back to it
- * and are killed and reaped by bench_reap_all().
+ * subreaper, so that monitors and their commands (each in a session of its
+ * own) come back to it and are killed and reaped by bench_reap_all().
  */
 
 #include <signal.h>
