@@ -10,6 +10,13 @@
  * failed (unless a report already answered it), and the state is failed,
  * so that close terminates again (terminate is idempotent) rather than
  * trusting a resource whose terminate may have run before it came up.
+ *
+ * Pending: an online or offline that returns HAMON_PENDING with its command
+ * unanswered is marked to the agent at once (a PROGRESS with
+ * CHAN_F_ENTRY_PENDING), in the critical section that records the return
+ * (in_entry), so every report that takes ctx->lock after it follows it on
+ * the ring.  A report that races the return counts as one made during the
+ * entry point: it may precede the marker (the agent accepts that order).
  */
 #include <assert.h>
 #include <string.h>
@@ -62,8 +69,14 @@ static void finish_transition(struct hamon_resource *r, const struct hamon_job *
 	if (terminating(r)) {
 		code = k < 0 ? k : -ECANCELED;
 		r->state = HAMON_STATE_FAILED;
-	} else if (!unanswered || k == HAMON_PENDING) {
-		return; /* hamon_set_resource_status() reported, or will */
+	} else if (!unanswered) {
+		return; /* hamon_set_resource_status() reported the outcome */
+	} else if (k == HAMON_PENDING) {
+		/* It will: tell the agent now, before any report made from here on. */
+		status_entry_pending_locked(r, job->cmd.cmd_id,
+					    online ? HAMON_STATE_ONLINE_PENDING
+						   : HAMON_STATE_OFFLINE_PENDING);
+		return;
 	} else if (k == 0) {
 		code = 0;
 		r->state = online ? HAMON_STATE_ONLINE : HAMON_STATE_OFFLINE;
@@ -72,7 +85,7 @@ static void finish_transition(struct hamon_resource *r, const struct hamon_job *
 		r->state = HAMON_STATE_FAILED;
 	}
 	if (unanswered)
-		status_answer_locked(r, job->cls, job->cmd.cmd_id, CHAN_ST_DONE, code, r->state);
+		status_transition_done_locked(r, job->cmd.cmd_id, code, r->state);
 	r->pending_op = 0;
 }
 
@@ -97,6 +110,8 @@ static void run_online_offline(struct hamon_resource *r, const struct hamon_job 
 	r->pending_cmd_id = job->cmd.cmd_id;
 	r->has_checkpoint = false;
 	r->state = online ? HAMON_STATE_ONLINE_PENDING : HAMON_STATE_OFFLINE_PENDING;
+	if (online) /* each online declares its failure fd anew (hamon_failure_fd()) */
+		atomic_store_explicit(&r->failure_fd_used, false, memory_order_relaxed);
 	(void) pthread_mutex_unlock(&r->ctx->lock);
 
 	if (online)

@@ -90,6 +90,13 @@ struct hamon_resource {
 
 	atomic_bool terminate_requested;
 	atomic_bool close_done; /* set by the transition worker when close is finished */
+	/*
+	 * hamon_failure_fd() was called since the current online began: the
+	 * implementation signals failures on the fd (hamon.h), so the DONE
+	 * that brings the resource Online carries CHAN_F_FAILURE_FD.  Cleared
+	 * under ctx->lock when an online begins.
+	 */
+	atomic_bool failure_fd_used;
 
 	/* Under ctx->lock. */
 	bool opened; /* open() succeeded, close() not yet called */
@@ -169,6 +176,19 @@ void status_answer_locked(struct hamon_resource *r, uint8_t cls, uint64_t cmd_id
 			  int32_t code, int32_t state);
 void status_answer(struct hamon_resource *r, uint8_t cls, uint64_t cmd_id, uint16_t type,
 		   int32_t code, int32_t state);
+
+/*
+ * The DONE of the pending online/offline cmd_id; CHAN_F_FAILURE_FD when it
+ * brings the resource Online (code 0) and failure_fd_used is set.
+ */
+void status_transition_done_locked(struct hamon_resource *r, uint64_t cmd_id, int32_t code,
+				   int32_t state);
+
+/*
+ * The online/offline cmd_id returned HAMON_PENDING and is unanswered: a
+ * PROGRESS with CHAN_F_ENTRY_PENDING, the pending state and no checkpoint.
+ */
+void status_entry_pending_locked(struct hamon_resource *r, uint64_t cmd_id, int32_t state);
 
 /* Unsolicited: the resource's failure fd fired. */
 void status_failure(struct hamon_resource *r);

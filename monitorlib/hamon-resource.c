@@ -174,6 +174,9 @@ _public_ void *hamon_resource_userdata(hamon_resource *r)
 _public_ int hamon_failure_fd(hamon_resource *r)
 {
 	assert_return(r, -EINVAL);
+	/* The declaration (hamon.h); ordered before the Online report by the caller's own report.
+	 */
+	atomic_store_explicit(&r->failure_fd_used, true, memory_order_relaxed);
 	return r->failure_fd;
 }
 

@@ -44,6 +44,44 @@ void status_answer(struct hamon_resource *r, uint8_t cls, uint64_t cmd_id, uint1
 	(void) pthread_mutex_unlock(&r->ctx->lock);
 }
 
+void status_transition_done_locked(struct hamon_resource *r, uint64_t cmd_id, int32_t code,
+				   int32_t state)
+{
+	struct chan_status_body b = {
+		.type = CHAN_ST_DONE,
+		.cls = CHAN_CLASS_TRANSITION,
+		.res = r->index,
+		.cmd_id = cmd_id,
+		.code = code,
+		.state = state,
+	};
+
+	/*
+	 * The implementation called hamon_failure_fd() before this report or
+	 * before online() returned: that call happens before this load,
+	 * through the implementation's own report or the worker's return.
+	 */
+	if (code == 0 && state == HAMON_STATE_ONLINE &&
+	    atomic_load_explicit(&r->failure_fd_used, memory_order_relaxed))
+		b.flags = CHAN_F_FAILURE_FD;
+	if (cmd_id != 0)
+		status_post_locked(r->ctx, &b);
+}
+
+void status_entry_pending_locked(struct hamon_resource *r, uint64_t cmd_id, int32_t state)
+{
+	struct chan_status_body b = {
+		.type = CHAN_ST_PROGRESS,
+		.cls = CHAN_CLASS_TRANSITION,
+		.flags = CHAN_F_ENTRY_PENDING,
+		.res = r->index,
+		.cmd_id = cmd_id,
+		.state = state,
+	};
+
+	status_post_locked(r->ctx, &b);
+}
+
 void status_failure(struct hamon_resource *r)
 {
 	struct chan_status_body b = {.type = CHAN_ST_FAILURE, .res = r->index};
@@ -104,8 +142,7 @@ static int report_outcome(struct hamon_resource *r, enum hamon_state state)
 	bool failed = state == HAMON_STATE_FAILED;
 
 	/* A reported failure carries no errno of its own. */
-	status_answer_locked(r, CHAN_CLASS_TRANSITION, r->pending_cmd_id, CHAN_ST_DONE,
-			     failed ? -EIO : 0, state);
+	status_transition_done_locked(r, r->pending_cmd_id, failed ? -EIO : 0, state);
 	r->pending_op = 0;
 	r->state = state;
 	return failed ? HAMON_TERMINATE : HAMON_CONTINUE;
@@ -122,14 +159,17 @@ _public_ int hamon_set_resource_status(hamon_resource *r, enum hamon_state state
 	/*
 	 * Pairs with the release store in set_terminate(); the dispatcher posts
 	 * the terminate's ACCEPTED under this lock afterwards: once the
-	 * agent has seen that, nothing more is posted here.
+	 * agent has seen that, nothing more is posted here.  Outside a
+	 * pending operation (none began, it was answered, or the resource
+	 * was closed) the caller is a stray worker: it is told to stop too
+	 * (semantics.md 3.3), and nothing is posted.
 	 */
 	if (atomic_load_explicit(&r->terminate_requested, memory_order_acquire))
 		ret = HAMON_TERMINATE;
 	else if (!state_is_known(state))
 		ret = -EINVAL;
 	else if (r->pending_op == 0)
-		ret = -ENOTCONN;
+		ret = HAMON_TERMINATE;
 	else if (!state_fits(r->pending_op, state))
 		ret = -EINVAL;
 	else if (state == HAMON_STATE_ONLINE_PENDING || state == HAMON_STATE_OFFLINE_PENDING)

@@ -161,6 +161,26 @@ static const struct chan_status_body *offline(void)
 	return run(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE);
 }
 
+/*
+ * Online, answered Online with CHAN_F_FAILURE_FD: the watcher signals an
+ * exit on the failure fd, so hagentd need not poll looks_alive.  Returns
+ * how many entry-pending markers the online got.
+ */
+static unsigned online_declared(void)
+{
+	uint64_t id = post(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, NULL, 0);
+	const struct chan_status_body *d = expect_done(CHAN_CLASS_TRANSITION, id);
+	unsigned markers = 0;
+
+	ck_assert_int_eq(d->code, 0);
+	ck_assert_int_eq(d->state, ST_ONLINE);
+	ck_assert_uint_eq(d->flags, CHAN_F_FAILURE_FD);
+	for (const struct chan_status_body *b = M.log; b < d; b++)
+		markers += b->type == CHAN_ST_PROGRESS && b->cmd_id == id &&
+			   (b->flags & CHAN_F_ENTRY_PENDING);
+	return markers;
+}
+
 /* ---- tests ---- */
 
 /* Online starts the command in its own group, offline stops it with SIGTERM. */
@@ -241,7 +261,7 @@ START_TEST(test_unexpected_exit)
 	long f;
 
 	start(PROPS("Command=sleep 0.2"));
-	online_ok();
+	ck_assert_uint_eq(online_declared(), 0); /* synchronous: no marker */
 	f = wait_for(0, CHAN_ST_FAILURE, -1, UINT64_MAX, WAIT_MS);
 	ck_assert_msg(f >= 0, "no FAILURE within %d ms", WAIT_MS);
 	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
@@ -259,7 +279,7 @@ START_TEST(test_start_check_ok)
 
 	start(PROPS("Command=" PIDFILE_CMD, "StartCheckDelay=200", wd()));
 	t0 = now_ns(CLOCK_MONOTONIC);
-	online_ok();
+	ck_assert_uint_eq(online_declared(), 1); /* pending: marked once */
 	ck_assert_uint_ge(ms_since(t0), 200);
 	pid = read_pidfile();
 	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
@@ -278,6 +298,7 @@ START_TEST(test_start_check_fail)
 	d = run(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE);
 	ck_assert_int_eq(d->state, ST_FAILED);
 	ck_assert_int_ne(d->code, 0);
+	ck_assert_uint_eq(d->flags, 0);
 	ck_assert_int_eq(run(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE)->code, 0);
 	close_and_exit();
 }

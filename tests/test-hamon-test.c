@@ -138,6 +138,42 @@ static size_t wait_record_line(const char *want)
 	}
 }
 
+/* The PROGRESS libhamon posts when online/offline returned HAMON_PENDING. */
+static bool is_marker(const struct chan_status_body *b)
+{
+	return b->type == CHAN_ST_PROGRESS && (b->flags & CHAN_F_ENTRY_PENDING);
+}
+
+/* Index of the first PROGRESS of cmd_id from from on that the program reported, or -1. */
+static long find_report(size_t from, uint64_t cmd_id)
+{
+	for (long i = find(from, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, cmd_id); i >= 0;
+	     i = find((size_t) i + 1, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, cmd_id))
+		if (!is_marker(&M.log[i]))
+			return i;
+	return -1;
+}
+
+static long wait_report(uint64_t cmd_id, unsigned ms)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	long i;
+
+	while ((i = find_report(0, cmd_id)) < 0 && ms_since(t0) < ms)
+		pump(20);
+	return i;
+}
+
+/* How many markers command cmd_id got (in the log so far). */
+static unsigned count_markers(uint64_t cmd_id)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < M.n_log; i++)
+		n += is_marker(&M.log[i]) && M.log[i].cmd_id == cmd_id;
+	return n;
+}
+
 static char rec_prop[160];
 
 static const char *record_prop(void)
@@ -158,8 +194,9 @@ START_TEST(test_sync)
 	d = expect_done(CHAN_CLASS_TRANSITION, id);
 	ck_assert_int_eq(d->code, 0);
 	ck_assert_int_eq(d->state, ST_ONLINE);
+	ck_assert_uint_eq(d->flags, 0); /* no FailAfter: the failure fd is not declared */
 	ck_assert_int_lt(find(0, CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, id), d - M.log);
-	ck_assert_int_eq(find(0, CHAN_ST_PROGRESS, -1, UINT64_MAX), -1);
+	ck_assert_int_eq(find(0, CHAN_ST_PROGRESS, -1, UINT64_MAX), -1); /* not even a marker */
 	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
 	ck_assert_int_eq(probe(CHAN_CLASS_LOOKS_ALIVE), 1);
 	d = run(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE);
@@ -186,9 +223,10 @@ START_TEST(test_pending_progress)
 	acc = &M.log[find(0, CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, id)];
 	ck_assert_uint_ge(d->mono_ns - acc->mono_ns, 400 * NSEC_PER_MSEC);
 
+	ck_assert_uint_eq(count_markers(id), 1); /* online returned HAMON_PENDING */
 	prev_ns = acc->mono_ns;
-	for (long i = find(0, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id); i >= 0 && i < d - M.log;
-	     i = find((size_t) i + 1, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id)) {
+	for (long i = find_report(0, id); i >= 0 && i < d - M.log;
+	     i = find_report((size_t) i + 1, id)) {
 		const struct chan_status_body *p = &M.log[i];
 
 		ck_assert_int_eq(p->state, ST_ONLINE_PENDING);
@@ -210,9 +248,11 @@ START_TEST(test_pending_progress)
 	ck_assert_int_eq(d->state, ST_OFFLINE);
 	acc = &M.log[find(0, CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, id)];
 	ck_assert_uint_ge(d->mono_ns - acc->mono_ns, 150 * NSEC_PER_MSEC);
-	ck_assert_int_ge(find(0, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id), 0);
+	ck_assert_int_ge(find_report(0, id), 0);
+	ck_assert_int_eq(M.log[find_report(0, id)].state, ST_OFFLINE_PENDING);
+	ck_assert_uint_eq(count_markers(id), 1);
 	ck_assert_int_eq(M.log[find(0, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id)].state,
-			 ST_OFFLINE_PENDING);
+			 ST_OFFLINE_PENDING); /* the marker too */
 	close_and_exit();
 }
 END_TEST
@@ -245,8 +285,7 @@ START_TEST(test_checkpoints)
 	id = post_transition(CHAN_OP_ONLINE);
 	d = expect_done(CHAN_CLASS_TRANSITION, id);
 	ck_assert_int_eq(d->state, ST_ONLINE);
-	for (long i = find(0, CHAN_ST_PROGRESS, -1, id); i >= 0;
-	     i = find((size_t) i + 1, CHAN_ST_PROGRESS, -1, id)) {
+	for (long i = find_report(0, id); i >= 0; i = find_report((size_t) i + 1, id)) {
 		ck_assert_uint_lt(k, 3);
 		ck_assert_uint_eq(M.log[i].checkpoint, cp_cases[_i].agent_sees[k]);
 		k++;
@@ -376,7 +415,7 @@ START_TEST(test_terminate_pending)
 
 	start(PROPS("OnlineDelay=60000", "ProgressInterval=20", record_prop()));
 	id = post_transition(CHAN_OP_ONLINE);
-	ck_assert_int_ge(wait_for(0, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id, WAIT_MS), 0);
+	ck_assert_int_ge(wait_report(id, WAIT_MS), 0);
 	tid = post(CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, NULL, 0);
 	ck_assert_int_eq(expect_done(CHAN_CLASS_TERMINATE, tid)->code, 0);
 	ck_assert_int_eq(expect_done(CHAN_CLASS_TRANSITION, id)->code, -ECANCELED);
@@ -514,6 +553,7 @@ START_TEST(test_failure_fd)
 	start(PROPS("FailAfter=150", "IsAlive=after:150"));
 	d = run(CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE);
 	ck_assert_int_eq(d->state, ST_ONLINE);
+	ck_assert_uint_eq(d->flags, CHAN_F_FAILURE_FD); /* declared: no looks_alive needed */
 	f = wait_for(0, CHAN_ST_FAILURE, -1, UINT64_MAX, WAIT_MS);
 	ck_assert_int_ge(f, 0);
 	ck_assert_uint_eq(M.log[f].cmd_id, 0);
@@ -524,6 +564,30 @@ START_TEST(test_failure_fd)
 	pump(0);
 	ck_assert_int_eq(find((size_t) f + 1, CHAN_ST_FAILURE, -1, UINT64_MAX), -1);
 	close_and_exit();
+}
+END_TEST
+
+/* FailAfter with a pending online: the reported Online declares the fd too, each time. */
+START_TEST(test_failure_fd_pending)
+{
+	const struct chan_status_body *d;
+	uint64_t id;
+
+	start(PROPS("FailAfter=60000", "OnlineDelay=100"));
+	for (int n = 0; n < 2; n++) {
+		id = post_transition(CHAN_OP_ONLINE);
+		d = expect_done(CHAN_CLASS_TRANSITION, id);
+		ck_assert_int_eq(d->code, 0);
+		ck_assert_int_eq(d->state, ST_ONLINE);
+		ck_assert_uint_eq(d->flags, CHAN_F_FAILURE_FD);
+		ck_assert_uint_eq(count_markers(id), 1);
+		ck_assert_int_lt(find(0, CHAN_ST_PROGRESS, CHAN_CLASS_TRANSITION, id), d - M.log);
+		d = run(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE);
+		ck_assert_int_eq(d->state, ST_OFFLINE);
+		ck_assert_uint_eq(d->flags, 0);
+	}
+	close_and_exit();
+	ck_assert_uint_eq(rejected_total(), 0);
 }
 END_TEST
 
@@ -848,6 +912,7 @@ Suite *hamon_test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_probes);
 	tcase_add_test(tc, test_failure_fd);
+	tcase_add_test(tc, test_failure_fd_pending);
 	tcase_add_test(tc, test_locked);
 	suite_add_tcase(s, tc);
 

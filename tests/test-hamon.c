@@ -38,10 +38,12 @@
 /* ---- the scripted implementation ---- */
 
 enum mode {
-	M_OK,	   /* return 0 */
-	M_PENDING, /* return HAMON_PENDING; the test reports */
-	M_FAIL,	   /* return -EIO */
-	M_BLOCK,   /* wait until released or terminate() ran, then see the terminate */
+	M_OK,		    /* return 0 */
+	M_PENDING,	    /* return HAMON_PENDING; the test reports */
+	M_FAIL,		    /* return -EIO */
+	M_BLOCK,	    /* wait until released or terminate() ran, then see the terminate */
+	M_PENDING_PROGRESS, /* report online-pending checkpoint 1, then return HAMON_PENDING */
+	M_PENDING_ANSWERED, /* report Online, then return HAMON_PENDING all the same */
 };
 
 /* What the entry points do and saw; shared with forked monitors. */
@@ -52,6 +54,8 @@ struct script {
 	atomic_bool online_running, probe_running;
 	atomic_bool terminate_saw_online, online_saw_terminate;
 	atomic_int online_status_ret;
+	atomic_bool declare_fd;	       /* online() calls hamon_failure_fd() */
+	atomic_bool block_ret_pending; /* M_BLOCK: return HAMON_PENDING once terminated */
 	atomic_int n_events;
 	char events[64]; /* o open, n online, f offline, t terminate, c close */
 	hamon_resource *_Atomic res[CHAN_MAX_RESOURCES];
@@ -156,7 +160,7 @@ static int block_until_released(hamon_resource *r)
 		return 0;
 	S->online_saw_terminate = true;
 	S->online_status_ret = hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 0);
-	return -ECANCELED;
+	return S->block_ret_pending ? HAMON_PENDING : -ECANCELED;
 }
 
 static int t_online(hamon_resource *r, void *instance)
@@ -167,8 +171,19 @@ static int t_online(hamon_resource *r, void *instance)
 	atomic_fetch_add(&S->n_online, 1);
 	event('n');
 	S->online_running = true;
+	if (S->declare_fd)
+		(void) hamon_failure_fd(r);
 	switch (S->online_mode) {
 	case M_PENDING:
+		k = HAMON_PENDING;
+		break;
+	case M_PENDING_PROGRESS:
+		S->online_status_ret =
+			hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 0);
+		k = HAMON_PENDING;
+		break;
+	case M_PENDING_ANSWERED:
+		S->online_status_ret = hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0);
 		k = HAMON_PENDING;
 		break;
 	case M_FAIL:
@@ -360,30 +375,58 @@ static bool matches(const struct chan_status_body *b, uint16_t type, uint32_t re
 	return b->type == type && b->res == res && b->cmd_id == cmd;
 }
 
+/* The PROGRESS libhamon posts when online/offline returned HAMON_PENDING. */
+static bool is_marker(const struct chan_status_body *b)
+{
+	return b->type == CHAN_ST_PROGRESS && (b->flags & CHAN_F_ENTRY_PENDING);
+}
+
+/* Which statuses of a type a wait or count considers. */
+enum which {
+	ANY,
+	REPORT, /* no marker: a PROGRESS the implementation reported (or another type) */
+	MARKER, /* only markers */
+};
+
+static bool selected(const struct chan_status_body *b, enum which w)
+{
+	return w == ANY || (w == MARKER) == is_marker(b);
+}
+
 /* The log index of the first status from index from on matching; fails after WAIT_MS. */
-static size_t wait_for(size_t from, uint16_t type, uint32_t res, uint64_t cmd_id)
+static size_t wait_which(size_t from, uint16_t type, uint32_t res, uint64_t cmd_id, enum which w)
 {
 	uint64_t end = now_ns(CLOCK_MONOTONIC) + WAIT_MS * NSEC_PER_MSEC;
 	size_t i = from;
 
 	for (;;) {
 		for (; i < H.n_log; i++)
-			if (matches(&H.log[i], type, res, cmd_id))
+			if (matches(&H.log[i], type, res, cmd_id) && selected(&H.log[i], w))
 				return i;
 		ck_assert_msg(now_ns(CLOCK_MONOTONIC) < end,
-			      "no status type %u for resource %u command %llu", type, res,
+			      "no status type %u (%d) for resource %u command %llu", type, w, res,
 			      (unsigned long long) cmd_id);
 		(void) pull(50);
 	}
 }
 
-static size_t count(uint16_t type, uint32_t res)
+static size_t wait_for(size_t from, uint16_t type, uint32_t res, uint64_t cmd_id)
+{
+	return wait_which(from, type, res, cmd_id, ANY);
+}
+
+static size_t count_which(uint16_t type, uint32_t res, enum which w)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < H.n_log; i++)
-		n += H.log[i].type == type && H.log[i].res == res;
+		n += H.log[i].type == type && H.log[i].res == res && selected(&H.log[i], w);
 	return n;
+}
+
+static size_t count(uint16_t type, uint32_t res)
+{
+	return count_which(type, res, ANY);
 }
 
 /* Nothing more arrives within QUIET_MS. */
@@ -670,7 +713,6 @@ START_TEST(test_online_pending)
 
 	start(1);
 	r = open_res(0);
-	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 0), -ENOTCONN);
 	S->online_mode = M_PENDING;
 	id = post(0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, NULL, 0);
 	(void) wait_for(0, CHAN_ST_ACCEPTED, 0, id);
@@ -691,19 +733,22 @@ START_TEST(test_online_pending)
 	done = wait_for(0, CHAN_ST_DONE, 0, id);
 	ck_assert_int_eq(H.log[done].state, HAMON_STATE_ONLINE);
 	ck_assert_int_eq(H.log[done].code, 0);
+	ck_assert_uint_eq(H.log[done].flags, 0); /* no hamon_failure_fd(): no declaration */
 
 	i = 0;
 	for (uint32_t cp = 1; cp <= 3; cp++) {
-		i = wait_for(i, CHAN_ST_PROGRESS, 0, id);
+		i = wait_which(i, CHAN_ST_PROGRESS, 0, id, REPORT);
 		ck_assert_uint_lt(i, done);
 		ck_assert_uint_eq(H.log[i].checkpoint, cp);
 		ck_assert_uint_eq(H.log[i].wait_hint_ms, 100 * cp);
 		ck_assert_int_eq(H.log[i].state, HAMON_STATE_ONLINE_PENDING);
+		ck_assert_uint_eq(H.log[i].flags, 0);
 		i++;
 	}
-	ck_assert_int_eq(count(CHAN_ST_PROGRESS, 0), 3);
-	/* The operation is over. */
-	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), -ENOTCONN);
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, REPORT), 3);
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, MARKER), 1); /* online returned pending */
+	/* The operation is over: a stray report is told to stop, and nothing is posted. */
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_TERMINATE);
 	expect_quiet();
 	finish();
 }
@@ -728,12 +773,16 @@ START_TEST(test_offline_pending)
 	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 0), -EINVAL);
 	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), -EINVAL);
 	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_OFFLINE, 0, 0), HAMON_CONTINUE);
-	i = wait_for(0, CHAN_ST_PROGRESS, 0, id);
+	i = wait_which(0, CHAN_ST_PROGRESS, 0, id, REPORT);
 	ck_assert_uint_eq(H.log[i].checkpoint, 0); /* the first report may be 0 */
 	ck_assert_int_eq(H.log[i].state, HAMON_STATE_OFFLINE_PENDING);
 	done = wait_for(0, CHAN_ST_DONE, 0, id);
 	ck_assert_uint_lt(i, done);
 	ck_assert_int_eq(H.log[done].state, HAMON_STATE_OFFLINE);
+	ck_assert_uint_eq(H.log[done].flags, 0);
+	i = wait_which(0, CHAN_ST_PROGRESS, 0, id, MARKER);
+	ck_assert_int_eq(H.log[i].state, HAMON_STATE_OFFLINE_PENDING);
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, MARKER), 1);
 	ck_assert_int_eq(S->params_len, 0);
 	close_res(0);
 	ck_assert_int_eq(S->n_terminate, 0);
@@ -764,7 +813,7 @@ START_TEST(test_online_failed)
 	done = wait_for(0, CHAN_ST_DONE, 0, id);
 	ck_assert_int_eq(H.log[done].state, HAMON_STATE_FAILED);
 	ck_assert_int_lt(H.log[done].code, 0);
-	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), -ENOTCONN);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_TERMINATE);
 	/* The agent then terminates; terminate() runs even though nothing is running. */
 	ck_assert_int_eq(command(0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, NULL, 0).code, 0);
 	ck_assert_int_eq(S->n_terminate, 1);
@@ -774,18 +823,244 @@ START_TEST(test_online_failed)
 }
 END_TEST
 
-/* Claim: outside a pending operation a report is refused with -ENOTCONN, posting nothing. */
+/*
+ * Claim: outside a pending operation a report (any valid state) is answered
+ * HAMON_TERMINATE and posts nothing (semantics.md 3.3, scenarios 13 and
+ * 14): before any online, while Online with no operation, and through the
+ * handle of a closed resource.  Invalid arguments stay -EINVAL.
+ */
+static const enum hamon_state all_states[] = {
+	HAMON_STATE_ONLINE,	    HAMON_STATE_OFFLINE,	 HAMON_STATE_FAILED,
+	HAMON_STATE_ONLINE_PENDING, HAMON_STATE_OFFLINE_PENDING,
+};
+
+/* invalid: the answer to an unknown state (-EINVAL, HAMON_TERMINATE once terminate was decided). */
+static void expect_stray_refused(hamon_resource *r, int invalid)
+{
+	size_t n = H.n_log;
+
+	for (size_t i = 0; i < ELEMENTSOF(all_states); i++)
+		ck_assert_int_eq(hamon_set_resource_status(r, all_states[i], 7, 0),
+				 HAMON_TERMINATE);
+	ck_assert_int_eq(hamon_set_resource_status(r, (enum hamon_state) 77, 0, 0), invalid);
+	expect_quiet();
+	ck_assert_uint_eq(H.n_log, n);
+}
+
 START_TEST(test_status_outside_pending)
 {
 	hamon_resource *r;
 
+	start(2);
+	r = open_res(0);
+	(void) open_res(1); /* keeps hamon_run (and r's memory) alive after 0's close */
+	expect_stray_refused(r, -EINVAL); /* Offline, never brought online */
+	ck_assert_int_eq(online(0).code, 0);
+	expect_stray_refused(r, -EINVAL); /* scenario 13: Online, no pending operation */
+	ck_assert_int_eq(hamon_set_resource_status(NULL, HAMON_STATE_ONLINE, 0, 0), -EINVAL);
+	/* Still Online for the agent: a probe answers alive, nothing else changed. */
+	S->is_ret = 1;
+	ck_assert_int_eq(command(0, CHAN_CLASS_IS_ALIVE, CHAN_OP_IS_ALIVE, NULL, 0).code, 1);
+	close_res(0);
+	expect_stray_refused(r, HAMON_TERMINATE); /* scenario 14: a closed resource's handle */
+	finish();
+}
+END_TEST
+
+static struct chan_status_body offline(uint32_t res)
+{
+	return command(res, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, NULL, 0);
+}
+
+/* Posts an online, waits until online() was entered for the n-th time; the command id. */
+static uint64_t online_entered(uint32_t res, int n)
+{
+	uint64_t id = post(res, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, NULL, 0);
+
+	(void) wait_for(0, CHAN_ST_ACCEPTED, res, id);
+	ck_assert(wait_count(&S->n_online, n));
+	return id;
+}
+
+/*
+ * Claim (scenario 10): the DONE that brings the resource Online carries
+ * CHAN_F_FAILURE_FD when hamon_failure_fd() was called during that online
+ * (in online(), or from another thread before the Online report), and only
+ * then: each online starts undeclared; no other answer carries it.
+ */
+START_TEST(test_failure_fd_declared)
+{
+	struct chan_status_body b;
+	hamon_resource *r;
+	uint64_t id;
+	size_t done;
+
 	start(1);
 	r = open_res(0);
-	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), -ENOTCONN);
-	ck_assert_int_eq(online(0).code, 0);
-	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 5, 0), -ENOTCONN);
-	ck_assert_int_eq(hamon_set_resource_status(NULL, HAMON_STATE_ONLINE, 0, 0), -EINVAL);
+	ck_assert_int_ge(hamon_failure_fd(r), 0); /* outside any online: declares nothing */
+	b = online(0);
+	ck_assert_int_eq(b.state, HAMON_STATE_ONLINE);
+	ck_assert_uint_eq(b.flags, 0);
+	ck_assert_uint_eq(offline(0).flags, 0);
+
+	/* Synchronous: online() calls it before returning 0. */
+	S->declare_fd = true;
+	b = online(0);
+	ck_assert_int_eq(b.code, 0);
+	ck_assert_int_eq(b.state, HAMON_STATE_ONLINE);
+	ck_assert_uint_eq(b.flags, CHAN_F_FAILURE_FD);
+	b = offline(0);
+	ck_assert_int_eq(b.state, HAMON_STATE_OFFLINE);
+	ck_assert_uint_eq(b.flags, 0);
+
+	/* The next online does not call it: undeclared again. */
+	S->declare_fd = false;
+	ck_assert_uint_eq(online(0).flags, 0);
+	ck_assert_uint_eq(offline(0).flags, 0);
+
+	/* Pending, declared by another thread (the test) before it reports Online. */
+	S->online_mode = M_PENDING;
+	id = online_entered(0, 4);
+	ck_assert_int_ge(hamon_failure_fd(r), 0);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 0),
+			 HAMON_CONTINUE);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_CONTINUE);
+	done = wait_for(0, CHAN_ST_DONE, 0, id);
+	ck_assert_int_eq(H.log[done].state, HAMON_STATE_ONLINE);
+	ck_assert_uint_eq(H.log[done].flags, CHAN_F_FAILURE_FD);
+	ck_assert_uint_eq(H.log[wait_which(0, CHAN_ST_PROGRESS, 0, id, REPORT)].flags, 0);
+	ck_assert_uint_eq(offline(0).flags, 0);
+
+	/* Pending, not declared. */
+	id = online_entered(0, 5);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_CONTINUE);
+	done = wait_for(0, CHAN_ST_DONE, 0, id);
+	ck_assert_int_eq(H.log[done].state, HAMON_STATE_ONLINE);
+	ck_assert_uint_eq(H.log[done].flags, 0);
+	ck_assert_uint_eq(offline(0).flags, 0);
+
+	/* Declared, but the online fails: nothing to watch. */
+	S->declare_fd = true;
+	id = online_entered(0, 6);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_FAILED, 0, 0), HAMON_TERMINATE);
+	done = wait_for(0, CHAN_ST_DONE, 0, id);
+	ck_assert_int_eq(H.log[done].state, HAMON_STATE_FAILED);
+	ck_assert_uint_eq(H.log[done].flags, 0);
+	ck_assert_int_eq(command(0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, NULL, 0).code, 0);
+	S->online_mode = M_FAIL;
+	b = online(0);
+	ck_assert_int_eq(b.code, -EIO);
+	ck_assert_uint_eq(b.flags, 0);
+	finish();
+}
+END_TEST
+
+/*
+ * Claim: online or offline returning HAMON_PENDING with its operation
+ * unanswered is marked to the agent at once, by one PROGRESS with
+ * CHAN_F_ENTRY_PENDING, the pending state and no checkpoint (which is not
+ * taken as one: a report of checkpoint 0 still follows); every report made
+ * after the return comes after it, one made during online() before it.
+ */
+START_TEST(test_entry_pending_marker)
+{
+	hamon_resource *r;
+	uint64_t on, off;
+	size_t m, p0, p1, done;
+
+	start(1);
+	r = open_res(0);
+	S->online_mode = M_PENDING;
+	on = online_entered(0, 1);
+	/* Nothing reported yet: the marker comes from the return alone. */
+	m = wait_which(0, CHAN_ST_PROGRESS, 0, on, MARKER);
+	ck_assert_uint_lt(wait_for(0, CHAN_ST_ACCEPTED, 0, on), m);
+	ck_assert_uint_eq(H.log[m].cls, CHAN_CLASS_TRANSITION);
+	ck_assert_uint_eq(H.log[m].flags, CHAN_F_ENTRY_PENDING);
+	ck_assert_int_eq(H.log[m].state, HAMON_STATE_ONLINE_PENDING);
+	ck_assert_uint_eq(H.log[m].checkpoint, 0);
+	ck_assert_uint_eq(H.log[m].wait_hint_ms, 0);
+	ck_assert_int_eq(H.log[m].code, 0);
+	expect_quiet(); /* once */
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 0, 9),
+			 HAMON_CONTINUE);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 1, 9),
+			 HAMON_CONTINUE);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_CONTINUE);
+	p0 = wait_which(0, CHAN_ST_PROGRESS, 0, on, REPORT);
+	p1 = wait_which(p0 + 1, CHAN_ST_PROGRESS, 0, on, REPORT);
+	done = wait_for(0, CHAN_ST_DONE, 0, on);
+	ck_assert_uint_lt(m, p0);
+	ck_assert_uint_eq(H.log[p0].checkpoint, 0);
+	ck_assert_uint_eq(H.log[p1].checkpoint, 1);
+	ck_assert_uint_lt(p1, done);
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, MARKER), 1);
+
+	/* A pending offline: its own marker. */
+	S->offline_mode = M_PENDING;
+	off = post(0, CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, NULL, 0);
+	m = wait_which(0, CHAN_ST_PROGRESS, 0, off, MARKER);
+	ck_assert_int_eq(H.log[m].state, HAMON_STATE_OFFLINE_PENDING);
+	ck_assert_uint_eq(H.log[m].checkpoint, 0);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_OFFLINE, 0, 0), HAMON_CONTINUE);
+	ck_assert_uint_lt(m, wait_for(0, CHAN_ST_DONE, 0, off));
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, MARKER), 2);
+
+	/* A report during online() precedes the marker, which still comes once. */
+	S->online_mode = M_PENDING_PROGRESS;
+	on = online_entered(0, 2);
+	m = wait_which(0, CHAN_ST_PROGRESS, 0, on, MARKER);
+	p1 = wait_which(0, CHAN_ST_PROGRESS, 0, on, REPORT);
+	ck_assert_int_eq(S->online_status_ret, HAMON_CONTINUE);
+	ck_assert_uint_eq(H.log[p1].checkpoint, 1);
+	ck_assert_uint_lt(p1, m);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE_PENDING, 2, 0),
+			 HAMON_CONTINUE);
+	ck_assert_int_eq(hamon_set_resource_status(r, HAMON_STATE_ONLINE, 0, 0), HAMON_CONTINUE);
+	ck_assert_uint_lt(m, wait_which(p1 + 1, CHAN_ST_PROGRESS, 0, on, REPORT));
+	ck_assert_uint_lt(m, wait_for(0, CHAN_ST_DONE, 0, on));
 	expect_quiet();
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, MARKER), 3);
+	finish();
+}
+END_TEST
+
+/*
+ * Claim: no marker when the entry point finishes the operation (0), when
+ * its outcome was reported before it returned HAMON_PENDING, or when
+ * terminate was decided before it returned HAMON_PENDING.
+ */
+START_TEST(test_entry_pending_no_marker)
+{
+	struct chan_status_body b;
+	uint64_t on, term;
+	size_t done;
+
+	start(1);
+	(void) open_res(0);
+	ck_assert_int_eq(online(0).code, 0);
+	ck_assert_int_eq(offline(0).code, 0);
+
+	S->online_mode = M_PENDING_ANSWERED;
+	b = online(0);
+	ck_assert_int_eq(b.code, 0);
+	ck_assert_int_eq(b.state, HAMON_STATE_ONLINE);
+	ck_assert_int_eq(S->online_status_ret, HAMON_CONTINUE);
+	expect_quiet();
+	ck_assert_int_eq(offline(0).code, 0);
+
+	S->online_mode = M_BLOCK;
+	S->block_ret_pending = true;
+	on = online_entered(0, 3);
+	ck_assert(wait_flag(&S->online_running));
+	term = post(0, CHAN_CLASS_TERMINATE, CHAN_OP_TERMINATE, NULL, 0);
+	(void) wait_for(0, CHAN_ST_DONE, 0, term);
+	done = wait_for(0, CHAN_ST_DONE, 0, on);
+	ck_assert(S->online_saw_terminate);
+	ck_assert_int_eq(H.log[done].code, -ECANCELED);
+	ck_assert_int_eq(H.log[done].state, HAMON_STATE_FAILED);
+	expect_quiet();
+	ck_assert_int_eq(count(CHAN_ST_PROGRESS, 0), 0);
 	finish();
 }
 END_TEST
@@ -851,7 +1126,9 @@ START_TEST(test_terminate_pending)
 	ck_assert_int_eq(hamon_set_resource_status(r, (enum hamon_state) 77, 0, 0),
 			 HAMON_TERMINATE);
 	expect_quiet();
-	ck_assert_int_eq(count(CHAN_ST_PROGRESS, 0), 1);
+	ck_assert_int_eq(count_which(CHAN_ST_PROGRESS, 0, REPORT), 1);
+	/* The marker, unless the terminate was seen before online() returned. */
+	ck_assert_int_le(count_which(CHAN_ST_PROGRESS, 0, MARKER), 1);
 
 	/* A restart: a new online is not terminated. */
 	S->online_mode = M_OK;
@@ -1279,6 +1556,9 @@ static Suite *hamon_suite(void)
 		{"online",
 		 {test_online_sync, test_accepted_before_online_returns, test_online_pending,
 		  test_offline_pending, test_online_failed, test_status_outside_pending}},
+		{"flags",
+		 {test_failure_fd_declared, test_entry_pending_marker,
+		  test_entry_pending_no_marker}},
 		{"terminate",
 		 {test_terminate_during_online, test_terminate_pending, test_slow_probe_terminate}},
 		{"probe", {test_probe_latest_wins, test_probes, test_probes_absent, test_control}},

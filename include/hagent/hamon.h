@@ -61,7 +61,8 @@ enum hamon_state {
  * close:       the resource is deleted or the monitor stops.  Free everything.
  *              Called only after terminate if the resource was not offline.
  * online:      bring it online.  0: online now; HAMON_PENDING: still working
- *              (report progress and the outcome with hamon_set_resource_status);
+ *              (report progress and the outcome with hamon_set_resource_status;
+ *              the agent learns at once that the operation is pending);
  *              -errno: failed (terminate is called next).
  * offline:     graceful stop.  params/params_len: the property list the
  *              caller of the offline passed (may be empty).  Returns as online.
@@ -111,12 +112,17 @@ int hamon_run_fds(const struct hamon_ops *ops, void *userdata, const int fds[4])
  * Reports progress or the outcome of a pending online/offline (the seeds'
  * SetResourceStatus).  state: a pending state with a checkpoint greater than
  * the last one (progress), or online/offline/failed (outcome; checkpoint
- * and wait_hint_ms are then ignored).  Returns HAMON_CONTINUE, or
- * HAMON_TERMINATE if the resource is being terminated or the report was a
- * failure: the caller must then stop its work.  Never blocks; callable from
- * any thread.  -EINVAL: unknown state, or one that does not belong to the
- * pending operation (nothing is posted); -ENOTCONN: no online/offline is
- * pending (HAMON_TERMINATE is returned instead when terminate is under way).
+ * and wait_hint_ms are then ignored).  Callable while online/offline runs
+ * (from any thread) and after it returned HAMON_PENDING, until the outcome.
+ * Returns HAMON_CONTINUE, or HAMON_TERMINATE: the caller must then stop its
+ * work and end its threads for the resource.  HAMON_TERMINATE answers
+ * a failed report, and, with nothing posted, any report outside a pending
+ * operation: while terminate is under way or after it (until the next
+ * online/offline begins), when no online/offline was begun or its outcome
+ * was already reported (a stray worker), and for a closed resource.
+ * -EINVAL (nothing posted): r is NULL, state is unknown, or it does not
+ * belong to the pending operation.  Never blocks.  An Online report
+ * declares the failure fd if hamon_failure_fd() was called before it.
  */
 int hamon_set_resource_status(hamon_resource *r, enum hamon_state state, uint32_t checkpoint,
 			      uint32_t wait_hint_ms);
@@ -128,6 +134,17 @@ bool hamon_terminate_requested(hamon_resource *r);
  * An eventfd the implementation writes to (any non-zero value, from any
  * thread) to tell hagentd the resource failed; hagentd then calls is_alive
  * to confirm.  Owned by the library; valid until close returns.
+ *
+ * Calling it also declares that the implementation watches the resource
+ * and signals its failures on this fd (the seeds' EventHandle in the Online
+ * report): a call made after online began and before the resource reaches
+ * Online (in online(), or from any thread before it reports
+ * HAMON_STATE_ONLINE) tells hagentd, with the Online answer, not to poll
+ * looks_alive for as long as the resource stays Online (is_alive still
+ * runs, on a signal and at its interval).  Each online starts undeclared:
+ * call it again for the next one; a call made in open() or after the
+ * Online answer declares nothing (the fd still works: a signal is
+ * delivered either way).
  */
 int hamon_failure_fd(hamon_resource *r);
 

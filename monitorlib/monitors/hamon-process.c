@@ -18,7 +18,8 @@
  * Threads: libhamon's workers run the entry points (terminate concurrently
  * with online/offline); per resource, a watcher thread polls the pidfd while
  * the command runs and signals the failure fd if it exits on its own (or
- * reports the outcome of a pending online).  `lock` guards the process
+ * reports the outcome of a pending online); online declares the failure
+ * fd (hamon_failure_fd()), so hagentd polls no looks_alive.  `lock` guards the process
  * fields for a few stores; `op_lock` serialises starting and stopping.
  */
 #include <errno.h>
@@ -378,6 +379,9 @@ static int process_online(hamon_resource *r, void *instance)
 		goto out;
 	}
 	p->watcher_started = true;
+	/* The watcher signals an exit on the failure fd: declare it, so looks_alive is not polled.
+	 */
+	(void) hamon_failure_fd(r);
 	k = p->start_check_ms > 0 ? HAMON_PENDING : 0;
 out:
 	(void) pthread_mutex_unlock(&p->op_lock);

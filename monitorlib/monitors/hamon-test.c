@@ -58,6 +58,8 @@
  *   LooksAlive=true|false|after:MS   the same for looks_alive.
  *   FailAfter=ms            signal hamon_failure_fd() ms after Online
  *                           (IsAlive then confirms or denies the failure).
+ *                           Declares the failure fd with each Online, so
+ *                           the agent does not poll looks_alive.
  *   Locked=bool             locked mode on when the resource reaches Online
  *                           (before the Online answer), off when it reaches
  *                           Offline (before that answer) or is terminated.
@@ -275,11 +277,14 @@ static void set_locked(struct tres *t, bool on)
 	(void) pthread_mutex_unlock(&t->mode_lock);
 }
 
-/* The resource reached Online: start the timers. */
+/* The resource reaches Online (before the Online answer): start the timers. */
 static void went_online(struct tres *t)
 {
 	if (t->s.locked)
 		set_locked(t, true);
+	/* FailAfter: failures come on the failure fd; declared before the Online answer. */
+	if (t->s.fail_after_ms != SCRIPT_UNSET)
+		(void) hamon_failure_fd(t->r);
 	(void) pthread_mutex_lock(&t->lock);
 	t->online_ns = now_ns(CLOCK_MONOTONIC);
 	t->armed = true;
