@@ -664,26 +664,36 @@ START_TEST(test_online_offline)
 	MCTL(&r, "resource", "offline", "web");
 	assert_ok(&r, "offline\n");
 
-	/* Without --wait: pending, and the segment then shows the operation's end. */
-	MCTL(&r, "resource", "online", "web");
+	/*
+	 * Without --wait: "pending" while the operation runs (its entry point
+	 * takes a second: pending, whether or not the agent waits for the
+	 * monitor's first answer), and the segment then shows its end.
+	 */
+	snprintf(id, sizeof(id), "%s",
+		 resource_add("slow", "OnlineDelay=1000", "OfflineDelay=1000", NULL));
+	res_wait("slow", HAGENT_RESOURCE_OFFLINE);
+	MCTL(&r, "resource", "online", "slow");
 	assert_ok(&r, "pending\n");
-	res_wait("web", HAGENT_RESOURCE_ONLINE);
-	MCTL(&r, "--json", "resource", "offline", "web");
+	ck_assert_int_eq(res_get("slow").state, HAGENT_RESOURCE_ONLINE_PENDING);
+	res_wait("slow", HAGENT_RESOURCE_ONLINE);
+	MCTL(&r, "--json", "resource", "offline", "slow");
 	assert_ok(&r, NULL);
-	snprintf(want, sizeof(want),
-		 "{\"name\":\"web\",\"id\":\"%s\",\"state\":\"offline-pending\",\"sequence\":", id);
+	snprintf(
+		want, sizeof(want),
+		"{\"name\":\"slow\",\"id\":\"%s\",\"state\":\"offline-pending\",\"sequence\":", id);
 	ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, ",\"pending\":true}\n"));
-	res = res_wait("web", HAGENT_RESOURCE_OFFLINE);
-	MCTL(&r, "--json", "resource", "offline", "web");
+	ck_assert_int_eq(res_get("slow").state, HAGENT_RESOURCE_OFFLINE_PENDING);
+	res = res_wait("slow", HAGENT_RESOURCE_OFFLINE);
+	MCTL(&r, "--json", "resource", "offline", "slow");
 	snprintf(want, sizeof(want),
-		 "{\"name\":\"web\",\"id\":\"%s\",\"state\":\"offline\",\"sequence\":%u,"
+		 "{\"name\":\"slow\",\"id\":\"%s\",\"state\":\"offline\",\"sequence\":%u,"
 		 "\"pending\":false}\n",
 		 id, res.state_seq);
 	assert_ok(&r, want);
-	MCTL(&r, "--json", "resource", "offline", "web", "--wait", "--force");
+	MCTL(&r, "--json", "resource", "offline", "slow", "--wait", "--force");
 	snprintf(want, sizeof(want),
-		 "{\"name\":\"web\",\"id\":\"%s\",\"state\":\"offline\",\"sequence\":%u}\n", id,
+		 "{\"name\":\"slow\",\"id\":\"%s\",\"state\":\"offline\",\"sequence\":%u}\n", id,
 		 res.state_seq);
 	assert_ok(&r, want);
 	MCTL(&r, "resource", "online", "nosuch", "--wait");
@@ -749,8 +759,9 @@ END_TEST
 
 /*
  * Claim: an online that fails is exit 1 with the resource's error, pending
- * or not; offline of the Failed resource is exit 1 (it stays Failed, its
- * persistent state becomes offline).
+ * or not (the failure seen by --wait, or reported by the agent when the
+ * entry point failed at once); offline of the Failed resource is exit 1 (it
+ * stays Failed, its persistent state becomes offline).
  */
 START_TEST(test_online_fails)
 {
@@ -765,12 +776,12 @@ START_TEST(test_online_fails)
 	res_wait("bad2", HAGENT_RESOURCE_OFFLINE);
 
 	MCTL(&r, "resource", "online", "bad", "--wait");
-	assert_fails(&r, 1, "Resource 'bad' failed: ", strerror(EIO), NULL);
+	assert_fails(&r, 1, "Resource 'bad' failed", strerror(EIO), NULL);
 	res = res_get("bad");
 	ck_assert_int_eq(res.state, HAGENT_RESOURCE_FAILED);
 	ck_assert_int_eq(res.last_error, -EIO);
 	MCTL(&r, "resource", "online", "bad2", "--wait", "--timeout", "30");
-	assert_fails(&r, 1, "Resource 'bad2' failed: ", strerror(EIO), NULL);
+	assert_fails(&r, 1, "Resource 'bad2' failed", strerror(EIO), NULL);
 
 	MCTL(&r, "resource", "offline", "bad", "--wait");
 	assert_fails(&r, 1, "bad", NULL);
