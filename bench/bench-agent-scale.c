@@ -3,9 +3,10 @@
  * Items 3 to 6: N instant `test` resources, seeded with the configuration
  * store (persistent target online) before hagentd starts, so that hagentd
  * brings them all online at start.  Measured from the fork of hagentd:
- * until every resource has a monitor in the segment (the spawn part) and
- * until every one is Online (the record's state_change_ns, CLOCK_REALTIME,
- * of the last one to change).  Then `monitorctl status --json` and the
+ * until hagentd has N monitor children (the spawn part; not from the
+ * segment, which hagentd serves only once every monitor is started) and
+ * until every resource is Online (the record's state_change_ns,
+ * CLOCK_REALTIME, of the last one to change).  Then `monitorctl status --json` and the
  * memory: hagentd's VmRSS, the monitors' summed PSS (smaps_rollup).
  *
  * Floors, in the same run: N posix_spawn() of /bin/true (the spawn loop
@@ -13,12 +14,7 @@
  * the same program that reads nothing); hagentd with no resources and the
  * same segment; the PSS of an idle `sleep` (a minimal dynamic program).
  *
- * Item 6 repeats one run at larger counts and says where and why it stops:
- * before a step it predicts the tasks (threads), file descriptors and memory
- * from the figures measured at the smaller count; a step that would exhaust
- * pid_max or memory, which would hurt everyone on the machine, is skipped
- * with the reason; one that fails in hagentd (e.g. out of descriptors) is
- * run, and the segment's error says why it stopped.
+ * Item 6, the larger counts, is bench-agent-steps.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,61 +24,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench-agent.h"
+#include "bench-agent-scale.h"
 #include "macro.h"
 
-#define GROUP_SIZE	      50u
 #define POLL_NS		      (2 * NSEC_PER_MSEC)
 #define STALL_NS	      (20 * NSEC_PER_SEC) /* no progress this long: stuck */
 #define CTL_SAMPLES	      20u
 #define SPAWN_STALL_NS	      (3 * NSEC_PER_SEC)
-#define STEP_BUDGET_S	      240u /* a count predicted to start slower than this is skipped */
 #define START_LIMIT_NS	      (60 * NSEC_PER_SEC)  /* bound on one agent run: this, */
 #define PER_RESOURCE_LIMIT_NS (60 * NSEC_PER_MSEC) /* plus this per resource */
-#define TASKS_HEADROOM	      0.85 /* of pid_max: never take the machine's last pids */
-#define MEMORY_HEADROOM	      0.6  /* of MemAvailable */
 
 extern char **environ;
 
-/* What one agent run at n resources gave; NAN where it did not get there. */
-struct scale_result {
-	uint32_t n;
-	double spawn_ms, online_ms;
-	double rss_kib, pss_sum_kib, pss_per_kib;
-	unsigned threads_per_monitor; /* of one monitor */
-	unsigned agent_fds;
-	uint64_t agent_nofile;
-	double ctl_us, ctl_floor_us; /* medians of CTL_SAMPLES, item 4 */
-	char why[640];		     /* why it stopped, "" if it did not */
-};
-
-static void result_init(struct scale_result *res, uint32_t n)
-{
-	*res = (struct scale_result){
-		.n = n,
-		.spawn_ms = NAN,
-		.online_ms = NAN,
-		.rss_kib = NAN,
-		.pss_sum_kib = NAN,
-		.pss_per_kib = NAN,
-		.ctl_us = NAN,
-		.ctl_floor_us = NAN,
-	};
-}
-
-static uint32_t max_resources_for(const struct bench_env *env, uint32_t n)
-{
-	return n > env->max_resources ? n : env->max_resources;
-}
-
 /* ---- floors ---- */
 
-/* n posix_spawn of /bin/true: *spawn_ms the loop, *run_ms until all exited. */
-static int floor_spawn(uint32_t n, double *spawn_ms, double *run_ms)
+int floor_spawn(uint32_t n, double *spawn_ms, double *run_ms)
 {
 	char *argv[] = {(char *) "/bin/true", NULL};
 	uint64_t t0 = now(), t1;
@@ -131,8 +90,7 @@ static int floor_pss(double *ret)
 	return r;
 }
 
-/* hagentd with no resources and the same segment: its VmRSS. */
-static int floor_agent_rss(const struct bench_env *env, uint32_t max_res, double *ret)
+int floor_agent_rss(const struct bench_env *env, uint32_t max_res, double *ret)
 {
 	char statedir[BENCH_PATH_MAX];
 	struct agent a;
@@ -347,7 +305,7 @@ static int measure_monitorctl(const struct bench_env *env, const struct agent *a
 	return 0;
 }
 
-static int scale_seed(const struct bench_env *env, uint32_t n, char statedir[BENCH_PATH_MAX])
+int scale_seed(const struct bench_env *env, uint32_t n, char statedir[BENCH_PATH_MAX])
 {
 	char name[32];
 	int r;
@@ -365,9 +323,8 @@ static int scale_seed(const struct bench_env *env, uint32_t n, char statedir[BEN
 			  1);
 }
 
-/* One hagentd at res->n resources; res->why says why it failed. */
-static int scale_run(const struct bench_env *env, const char *statedir, bool with_ctl,
-		     struct scale_result *res)
+int scale_run(const struct bench_env *env, const char *statedir, bool with_ctl,
+	      struct scale_result *res)
 {
 	uint64_t deadline;
 	struct agent a;
@@ -398,130 +355,6 @@ static int scale_run(const struct bench_env *env, const char *statedir, bool wit
 		agent_log_tail(&a, 10);
 	agent_stop(&a);
 	return r;
-}
-
-/* ---- item 6 ---- */
-
-/* Why a step of n resources must not run, from the figures at a smaller count; "" if none. */
-static void predict(const struct scale_result *base, const struct scale_result *last, uint32_t n,
-		    char *why, size_t size, char *risk, size_t risk_size)
-{
-	double scale = last->n ? (double) n / last->n : 0;
-	double need_s = last->online_ms / 1000 * scale * scale;
-	unsigned pid_max = 0, tasks = 0;
-	uint64_t avail = 0;
-	double need_tasks = (double) n * (base->threads_per_monitor ?: 1);
-	double need_kib = (double) n * base->pss_per_kib;
-	double need_fds = base->n ? (double) base->agent_fds / base->n * n : 0;
-	struct rlimit nproc = {RLIM_INFINITY, RLIM_INFINITY};
-
-	why[0] = risk[0] = '\0';
-	(void) getrlimit(RLIMIT_NPROC, &nproc);
-	if (sys_pid_max(&pid_max) >= 0 && sys_tasks(&tasks) >= 0 &&
-	    need_tasks + tasks > TASKS_HEADROOM * pid_max)
-		(void) snprintf(
-			why, size,
-			"skipped: %u monitors of %u threads need about %.0f tasks; "
-			"kernel.pid_max is %u and %u tasks run now (every thread takes a pid)",
-			n, base->threads_per_monitor, need_tasks, pid_max, tasks);
-	else if (geteuid() != 0 && nproc.rlim_cur != RLIM_INFINITY &&
-		 need_tasks + tasks > (double) nproc.rlim_cur)
-		(void) snprintf(why, size,
-				"skipped: %u monitors of %u threads need about %.0f tasks of this "
-				"user; RLIMIT_NPROC is %llu",
-				n, base->threads_per_monitor, need_tasks,
-				(unsigned long long) nproc.rlim_cur);
-	else if (sys_mem_available_kib(&avail) >= 0 && need_kib > MEMORY_HEADROOM * avail)
-		(void) snprintf(why, size,
-				"skipped: %u monitors of %.0f KiB PSS need %.0f MiB; %.0f MiB are "
-				"available",
-				n, base->pss_per_kib, need_kib / 1024, (double) avail / 1024);
-	else if (!isnan(need_s) && need_s > STEP_BUDGET_S)
-		(void) snprintf(
-			why, size,
-			"skipped: the start would take about %.0f s (%u resources took %.1f s, "
-			"and it grows with the square of the count), over the %u s budget "
-			"of a step",
-			need_s, last->n, last->online_ms / 1000, STEP_BUDGET_S);
-	if (base->agent_nofile && need_fds > (double) base->agent_nofile)
-		(void) snprintf(risk, risk_size,
-				"hagentd will need about %.0f fds (%.1f per resource) and its "
-				"RLIMIT_NOFILE is %" PRIu64,
-				need_fds, (double) base->agent_fds / base->n, base->agent_nofile);
-}
-
-static void step_rows(struct areport *rep, const struct scale_result *res, double floor_spawn_ms,
-		      double floor_run_ms, double floor_rss_kib)
-{
-	char m[72];
-
-	(void) snprintf(m, sizeof(m), "%u resources: hagentd start → all Online", res->n);
-	arow_add(rep, m, AU_MS, res->online_ms, floor_run_ms, NULL);
-	(void) snprintf(m, sizeof(m), "%u resources: spawn part (all have a monitor)", res->n);
-	arow_add(rep, m, AU_MS, res->spawn_ms, floor_spawn_ms, NULL);
-	(void) snprintf(m, sizeof(m), "%u resources: hagentd VmRSS", res->n);
-	arow_add(rep, m, AU_MIB, res->rss_kib / 1024, floor_rss_kib / 1024, NULL);
-	(void) snprintf(m, sizeof(m), "%u resources: monitors' PSS, sum", res->n);
-	arow_add(rep, m, AU_MIB, res->pss_sum_kib / 1024, NAN, NULL);
-}
-
-static int scale_steps(const struct bench_env *env, const struct scale_result *base,
-		       struct areport *rep)
-{
-	struct scale_result last = *base; /* the largest count that came all Online */
-
-	for (unsigned i = 0; i < env->n_scale_steps; i++) {
-		uint32_t n = env->scale_steps[i];
-		char statedir[BENCH_PATH_MAX], risk[320];
-		double fspawn = NAN, frun = NAN, frss = NAN;
-		struct scale_result res;
-		int r;
-
-		result_init(&res, n);
-		predict(base, &last, n, res.why, sizeof(res.why), risk, sizeof(risk));
-		if (risk[0])
-			anote(rep, "%u resources: expected to fail: %s.", n, risk);
-		if (res.why[0]) {
-			printf("scale %u: %s\n", n, res.why);
-			anote(rep, "%u resources: %s.", n, res.why);
-			step_rows(rep, &res, NAN, NAN, NAN);
-			continue;
-		}
-		printf("scale %u: seeding...\n", n);
-		(void) fflush(stdout);
-		r = scale_seed(env, n, statedir);
-		if (r < 0)
-			return r;
-		r = floor_spawn(n, &fspawn, &frun);
-		if (r >= 0)
-			r = floor_agent_rss(env, max_resources_for(env, n), &frss);
-		if (r < 0)
-			return r;
-		r = scale_run(env, statedir, false, &res);
-		if (r == -EINTR)
-			return r;
-		if (r < 0) {
-			printf("scale %u: stopped: %s\n", n, res.why);
-			anote(rep, "%u resources: stopped: %s.", n, res.why);
-			if (!isnan(res.pss_sum_kib))
-				anote(rep,
-				      "%u resources, where it stopped: hagentd VmRSS %.0f MiB, "
-				      "monitors' PSS %.0f MiB (%.0f KiB each).",
-				      n, res.rss_kib / 1024, res.pss_sum_kib / 1024,
-				      res.pss_per_kib);
-		} else {
-			printf("scale %u: all Online in %.0f ms\n", n, res.online_ms);
-			anote(rep,
-			      "%u resources: %.0f KiB PSS per monitor, %u threads per monitor, "
-			      "hagentd %u fds (limit %" PRIu64 ").",
-			      n, res.pss_per_kib, res.threads_per_monitor, res.agent_fds,
-			      res.agent_nofile);
-			last = res;
-		}
-		(void) fflush(stdout);
-		step_rows(rep, &res, fspawn, frun, frss);
-	}
-	return 0;
 }
 
 /* ---- items 3 to 5 ---- */
