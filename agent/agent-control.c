@@ -34,6 +34,12 @@ struct control_conn {
 	struct control_conn *next;
 };
 
+/* A quiet online/offline call waiting for its outcome (agent-ops.h). */
+struct deferred_call {
+	sd_bus_message *call;
+	bool online;
+};
+
 struct agent_control {
 	sd_event *event;
 	sd_event_source *io;
@@ -44,6 +50,8 @@ struct agent_control {
 	sd_id128_t server_id;
 	struct control_conn *conns;
 	unsigned n_conns, n_unprivileged;
+	struct deferred_call *deferred; /* by resource index */
+	size_t n_deferred;
 };
 
 bool control_access_full(const struct control_access *a, uid_t uid, gid_t gid, const gid_t *groups,
@@ -231,6 +239,46 @@ static int method_set_resource_properties(sd_bus_message *m, void *userdata, sd_
 	return sd_bus_reply_method_return(m, NULL);
 }
 
+static int reply_state(sd_bus_message *m, const struct agent_ops_result *res)
+{
+	return sd_bus_reply_method_return(m, "uiu", res->result, res->state, res->state_seq);
+}
+
+/* Keeps the call until the state machine answers (on_deferred_reply). */
+static int defer(struct agent_control *ctl, sd_bus_message *m, size_t i, bool online)
+{
+	struct deferred_call *d = &ctl->deferred[i];
+
+	if (d->call) { /* cannot happen: a second request gets InvalidState meanwhile */
+		(void) sd_bus_reply_method_errorf(d->call, CONTROL_ERROR_FAILED,
+						  "Superseded by another request.");
+		d->call = sd_bus_message_unref(d->call);
+	}
+	d->call = sd_bus_message_ref(m);
+	d->online = online;
+	return 1;
+}
+
+static void on_deferred_reply(void *userdata, size_t i, int error, uint32_t win32)
+{
+	struct agent_control *ctl = userdata;
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	struct agent_ops_result res;
+	sd_bus_message *m;
+	int r;
+
+	(void) win32;
+	if (i >= ctl->n_deferred || !ctl->deferred[i].call)
+		return;
+	m = TAKE_PTR(ctl->deferred[i].call);
+	r = agent_ops_deferred_reply(ctl->ops, i, ctl->deferred[i].online, error, &res, &err);
+	r = r < 0 ? sd_bus_reply_method_error(m, &err) : reply_state(m, &res);
+	if (r < 0) /* the caller went away: nothing to do */
+		log_debug_errno(r, "Failed to send a deferred reply: %m");
+	sd_bus_error_free(&err);
+	sd_bus_message_unref(m);
+}
+
 static int method_online_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
 	struct control_conn *c = userdata;
@@ -245,7 +293,9 @@ static int method_online_resource(sd_bus_message *m, void *userdata, sd_bus_erro
 		r = agent_ops_resource_online(c->ctl->ops, name, &res, err);
 	if (r < 0)
 		return r;
-	return sd_bus_reply_method_return(m, "uiu", res.result, res.state, res.state_seq);
+	if (r > 0)
+		return defer(c->ctl, m, res.index, true);
+	return reply_state(m, &res);
 }
 
 static int method_offline_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
@@ -263,7 +313,9 @@ static int method_offline_resource(sd_bus_message *m, void *userdata, sd_bus_err
 		r = agent_ops_resource_offline(c->ctl->ops, name, flags, &res, err);
 	if (r < 0)
 		return r;
-	return sd_bus_reply_method_return(m, "uiu", res.result, res.state, res.state_seq);
+	if (r > 0)
+		return defer(c->ctl, m, res.index, false);
+	return reply_state(m, &res);
 }
 
 static const sd_bus_vtable control_vtable[] = {
@@ -452,6 +504,10 @@ int agent_control_new(sd_event *e, const char *runtime_dir, const struct control
 	ctl->event = sd_event_ref(e);
 	ctl->access = *access;
 	ctl->ops = ops;
+	ctl->n_deferred = ops->model->max_resources;
+	ctl->deferred = calloc(ctl->n_deferred ?: 1, sizeof(*ctl->deferred));
+	if (!ctl->deferred)
+		return -ENOMEM;
 	r = sd_id128_randomize(&ctl->server_id);
 	if (r < 0)
 		return r;
@@ -466,6 +522,7 @@ int agent_control_new(sd_event *e, const char *runtime_dir, const struct control
 	r = sd_event_add_io(e, &ctl->io, ctl->fd, EPOLLIN, on_accept, ctl);
 	if (r < 0)
 		return r;
+	agent_resources_set_reply_handler(ops->resources, on_deferred_reply, ctl);
 	*ret = TAKE_PTR(ctl);
 	return 0;
 }
@@ -474,6 +531,11 @@ struct agent_control *agent_control_free(struct agent_control *ctl)
 {
 	if (!ctl)
 		return NULL;
+	if (ctl->ops && ctl->deferred)
+		agent_resources_set_reply_handler(ctl->ops->resources, NULL, NULL);
+	for (size_t i = 0; ctl->deferred && i < ctl->n_deferred; i++)
+		sd_bus_message_unref(ctl->deferred[i].call); /* the connections close next */
+	free(ctl->deferred);
 	while (ctl->conns)
 		conn_free(ctl->conns);
 	ctl->io = sd_event_source_disable_unref(ctl->io);

@@ -397,7 +397,7 @@ int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t fl
 		 flags & CONTROL_FLAG_FORCE ? " (forced)" : "");
 	mr->removing = true;
 	/* From here the resource may be freed: mr is not used again. */
-	r = agent_resources_request(o->resources, i, RES_EV_REQ_DELETE, &error, &win32);
+	r = agent_resources_request(o->resources, i, RES_EV_REQ_DELETE, false, &error, &win32);
 	if (r < 0)
 		log_error_errno(r, "Resource %s: the delete request failed: %m", name);
 	return 0;
@@ -471,8 +471,8 @@ int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct c
 }
 
 /* The reply of the state machine to an online/offline request, as the control API's. */
-static int request_reply(struct agent_ops *o, size_t i, int error, struct agent_ops_result *ret,
-			 sd_bus_error *err)
+static int request_reply(struct agent_ops *o, size_t i, bool online, bool deferred, int error,
+			 struct agent_ops_result *ret, sd_bus_error *err)
 {
 	const struct agent_resource *mr = &o->model->resources[i];
 
@@ -486,18 +486,33 @@ static int request_reply(struct agent_ops *o, size_t i, int error, struct agent_
 		};
 		return 0;
 	case -EIO:
+		if (deferred)
+			return fail(err, CONTROL_ERROR_RESOURCE_FAILED,
+				    "Resource '%s' failed to %s: %s.", mr->name,
+				    online ? "come online" : "go offline",
+				    strerror(mr->last_error < 0 ? -mr->last_error : EIO));
 		return fail(err, CONTROL_ERROR_RESOURCE_FAILED,
 			    "Resource '%s' is failed; its persistent state is now offline and it "
 			    "stays failed (no restart).",
 			    mr->name);
+	case -ECANCELED:
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Resource '%s': the %s was terminated before it finished.", mr->name,
+			    online ? "online" : "offline");
 	case -EBUSY:
 		return fail(err, CONTROL_ERROR_INVALID_STATE,
-			    "Resource '%s' is %s; try again later.", mr->name,
-			    state_name(mr->state));
+			    "Resource '%s' has an operation in progress (%s); try again later.",
+			    mr->name, state_name(mr->state));
 	default:
 		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
 			    strerror(-error));
 	}
+}
+
+int agent_ops_deferred_reply(struct agent_ops *o, size_t i, bool online, int error,
+			     struct agent_ops_result *ret, sd_bus_error *err)
+{
+	return request_reply(o, i, online, true, error, ret, err);
 }
 
 static int set_target(struct agent_ops *o, size_t i, enum config_target target, sd_bus_error *err)
@@ -535,11 +550,15 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 	r = set_target(o, i, CONFIG_TARGET_ONLINE, err);
 	if (r < 0)
 		return r;
-	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, &error, &win32);
+	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, true, &error, &win32);
 	if (r < 0)
 		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
 			    mr->name);
-	return request_reply(o, i, error, ret, err);
+	if (r > 0) {
+		ret->index = i;
+		return 1; /* agent_ops_deferred_reply() comes later */
+	}
+	return request_reply(o, i, true, false, error, ret, err);
 }
 
 int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
@@ -576,10 +595,15 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 	r = set_target(o, i, CONFIG_TARGET_OFFLINE, err);
 	if (r < 0)
 		return r;
-	r = agent_resources_request(
-		o->resources, i, force ? RES_EV_REQ_TERMINATE : RES_EV_REQ_OFFLINE, &error, &win32);
+	r = agent_resources_request(o->resources, i,
+				    force ? RES_EV_REQ_TERMINATE : RES_EV_REQ_OFFLINE, !force,
+				    &error, &win32);
 	if (r < 0)
 		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
 			    mr->name);
-	return request_reply(o, i, error, ret, err);
+	if (r > 0) {
+		ret->index = i;
+		return 1;
+	}
+	return request_reply(o, i, false, false, error, ret, err);
 }

@@ -33,6 +33,7 @@ struct agent_ops_result {
 	uint32_t result; /* CONTROL_RESULT_* */
 	int32_t state;
 	uint32_t state_seq;
+	size_t index; /* the resource, when the reply is deferred */
 };
 
 int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFIG_ID_LEN + 1],
@@ -47,7 +48,15 @@ int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t fl
 /* An empty value resets the key to its default. */
 int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct config_prop *props,
 			   size_t n_props, sd_bus_error *err);
+/*
+ * 0 with *ret, or 1: the entry point may still answer synchronously, and
+ * the reply (agent_ops_deferred_reply()) is due when the resource's state
+ * machine gives it (the reply handler of agent-resource.h).
+ */
 int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agent_ops_result *ret,
 			      sd_bus_error *err);
 int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
 			       struct agent_ops_result *ret, sd_bus_error *err);
+/* The deferred reply of resource i's online (or offline) request, from the state machine's. */
+int agent_ops_deferred_reply(struct agent_ops *o, size_t i, bool online, int error,
+			     struct agent_ops_result *ret, sd_bus_error *err);

@@ -63,9 +63,9 @@ struct agent_res {
 	size_t n_queue;
 	/* What the current step has to publish, and its reply to a request. */
 	bool dirty, removed;
-	bool replied;
-	int reply_error;
-	uint32_t reply_win32;
+	bool replied, deferred;
+	int reply_error, deferred_error;
+	uint32_t reply_win32, deferred_win32;
 	struct {
 		int32_t state;
 		uint32_t seq;
@@ -84,6 +84,8 @@ struct agent_resources {
 	uint64_t channel_ids;
 	bool stopping;
 	sd_event_source *stop_timer;
+	agent_reply_fn reply_fn; /* deferred replies of quiet requests */
+	void *reply_userdata;
 };
 
 static uint64_t mono_ns(void)
@@ -502,6 +504,12 @@ static void act_execute(struct agent_res *r, const struct res_action *a)
 		act_policy(r, a);
 		break;
 	case RES_ACT_REPLY:
+		if (a->reply.deferred) {
+			r->deferred = true;
+			r->deferred_error = a->reply.error;
+			r->deferred_win32 = a->reply.win32;
+			break;
+		}
 		r->replied = true;
 		r->reply_error = a->reply.error;
 		r->reply_win32 = a->reply.win32;
@@ -522,13 +530,14 @@ static bool model_sync(struct agent_res *r, uint64_t now)
 	struct agent_resource *mr = model_res(r);
 	const struct res_fsm *f = &r->fsm;
 	struct agent_resource old = *mr;
+	bool shown = !f->quiet; /* a quiet request's operation is not shown yet */
 
-	mr->state = f->state;
+	mr->state = res_fsm_visible(f);
 	mr->state_seq = f->state_seq;
-	mr->checkpoint = f->has_checkpoint ? f->checkpoint : 0;
-	mr->wait_hint_ms = f->has_checkpoint ? f->wait_hint_ms : 0;
+	mr->checkpoint = shown && f->has_checkpoint ? f->checkpoint : 0;
+	mr->wait_hint_ms = shown && f->has_checkpoint ? f->wait_hint_ms : 0;
 	mr->pending_deadline_ns =
-		res_state_is_pending(f->state) ? f->timer_at[RES_TIMER_PENDING] : 0;
+		res_state_is_pending(mr->state) ? f->timer_at[RES_TIMER_PENDING] : 0;
 	mr->monitor_pid = r->mon ? (int32_t) r->mon->proc.pid : 0;
 	mr->restart_count = restart_policy_count(&f->restart, &f->props, now);
 	mr->last_error = f->last_error;
@@ -644,6 +653,18 @@ struct res_reply {
 	uint32_t win32;
 };
 
+/* The answer to an earlier quiet request, if this step produced it. */
+static void deferred_reply(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+
+	if (!r->deferred)
+		return;
+	r->deferred = false;
+	if (rs->reply_fn)
+		rs->reply_fn(rs->reply_userdata, r->index, r->deferred_error, r->deferred_win32);
+}
+
 /* One event, the actions it causes and the events those cause; one transaction. */
 static void res_run_reply(struct agent_res *r, const struct res_event *ev, struct res_reply *reply,
 			  bool publish)
@@ -653,7 +674,7 @@ static void res_run_reply(struct agent_res *r, const struct res_event *ev, struc
 
 	r->n_queue = 0;
 	r->n_published = 0;
-	r->dirty = r->removed = r->replied = false;
+	r->dirty = r->removed = r->replied = r->deferred = false;
 	queue_event(r, ev);
 	for (size_t q = 0; q < r->n_queue; q++) {
 		struct res_actions out;
@@ -674,16 +695,19 @@ static void res_run_reply(struct agent_res *r, const struct res_event *ev, struc
 	if (reply)
 		*reply = (struct res_reply){r->replied, r->reply_error, r->reply_win32};
 	if (r->removed) {
+		deferred_reply(r);
 		res_finish_removal(r);
 		return;
 	}
 	if (model_sync(r, now) || publish)
 		r->dirty = true;
-	if (!r->dirty)
-		return;
-	k = publish_txn(r, 0);
-	if (k < 0)
-		log_error_errno(k, "Resource %s: failed to publish its state: %m", res_name(r));
+	if (r->dirty) {
+		k = publish_txn(r, 0);
+		if (k < 0)
+			log_error_errno(k, "Resource %s: failed to publish its state: %m",
+					res_name(r));
+	}
+	deferred_reply(r); /* after the segment shows what it answers */
 }
 
 static void res_run(struct agent_res *r, const struct res_event *ev)
@@ -781,22 +805,30 @@ int agent_resources_add(struct agent_resources *rs, size_t i)
 }
 
 int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event_kind kind,
-			    int *ret_error, uint32_t *ret_win32)
+			    bool quiet, int *ret_error, uint32_t *ret_win32)
 {
 	struct res_reply reply = {};
+	struct agent_res *r = &rs->res[i];
 
-	assert(i < rs->model->n_resources && rs->res[i].active);
+	assert(i < rs->model->n_resources && r->active);
 	assert(kind == RES_EV_REQ_ONLINE || kind == RES_EV_REQ_OFFLINE ||
 	       kind == RES_EV_REQ_TERMINATE || kind == RES_EV_REQ_DELETE);
 	if (rs->stopping)
 		return -ESHUTDOWN;
 	/* Published even if the state machine changed nothing: the persistent state may have. */
-	res_run_reply(&rs->res[i], &(struct res_event){.kind = kind}, &reply, true);
+	res_run_reply(r, &(struct res_event){.kind = kind, .quiet = quiet}, &reply, true);
 	if (!reply.replied)
-		return -EIO; /* every request gets a REPLY: a state machine bug */
+		return r->active && r->fsm.reply_deferred ? 1 : -EIO; /* else a state machine bug */
 	*ret_error = reply.error;
 	*ret_win32 = reply.win32;
 	return 0;
+}
+
+void agent_resources_set_reply_handler(struct agent_resources *rs, agent_reply_fn fn,
+				       void *userdata)
+{
+	rs->reply_fn = fn;
+	rs->reply_userdata = userdata;
 }
 
 int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key)
@@ -832,9 +864,10 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	unsigned n = 0;
 
 	(void) s, (void) usec;
-	for (struct agent_monitor *m = rs->monitors; m; m = m->next)
-		n++;
-	log_warning("%u monitors did not exit in time; leaving them running.", n);
+	/* A monitor stuck in an entry point would never exit: it must not outlive us. */
+	for (struct agent_monitor *m = rs->monitors; m; m = m->next, n++)
+		(void) monitor_signal(&m->proc, SIGKILL);
+	log_warning("%u monitors did not exit in time; killed them.", n);
 	return sd_event_exit(rs->event, 0);
 }
 

@@ -53,10 +53,17 @@ int agent_resources_add(struct agent_resources *rs, size_t i);
  * An admin request (RES_EV_REQ_ONLINE, _OFFLINE, _TERMINATE, _DELETE) for
  * resource i, run now; *ret_error (0 or -errno) and *ret_win32 are the state
  * machine's reply (resource-fsm.h).  A delete may free the resource before
- * this returns.  -ESHUTDOWN: stopping.
+ * this returns.  -ESHUTDOWN: stopping.  A quiet online or offline request
+ * (resource-fsm.h, "Quiet requests") may return 1: the reply comes later,
+ * through the reply handler, within RES_QUIET_MS or when the resource goes.
  */
 int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event_kind kind,
-			    int *ret_error, uint32_t *ret_win32);
+			    bool quiet, int *ret_error, uint32_t *ret_win32);
+
+/* Called with the deferred reply to the quiet request of resource i. */
+typedef void (*agent_reply_fn)(void *userdata, size_t i, int error, uint32_t win32);
+void agent_resources_set_reply_handler(struct agent_resources *rs, agent_reply_fn fn,
+				       void *userdata);
 
 /* Resource i's common properties changed in the model: tell its state machine, publish. */
 int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key);
@@ -67,7 +74,7 @@ bool agent_resources_closing(const struct agent_resources *rs, size_t group);
 /*
  * Stops driving the state machines, sends SIGTERM to every monitor and
  * calls sd_event_exit(e, 0) once all of them are reaped, or after
- * timeout_usec at the latest.  Idempotent.
+ * timeout_usec at the latest, when those still there get SIGKILL.  Idempotent.
  */
 int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec);
 

@@ -138,7 +138,7 @@ static int load_props(struct config_store *s, struct config_resource *res)
 		if (config_prop_is_common(key)) {
 			if (config_prop_parse(value, &v) < 0)
 				return -EBADMSG;
-			(void) res_props_set(&res->common, key, v);
+			(void) res_props_set_stored(&res->common, key, v);
 		}
 	}
 	return config_errno(rc);

@@ -155,7 +155,7 @@ int config_props_common(struct config_store *s, const char *res_id, struct res_p
 		/* Written by config_props_apply: anything else is not ours. */
 		if (config_prop_parse(value, &v) < 0)
 			return -EBADMSG;
-		(void) res_props_set(ret, key, v);
+		(void) res_props_set_stored(ret, key, v);
 	}
 	return config_errno(rc);
 }

@@ -17,6 +17,9 @@ struct fsm_ctx {
 	struct res_actions *out;
 	bool has_reply;
 	int reply_error;
+	bool quiet_request; /* the request being handled is quiet: hide its pending state */
+	bool has_deferred;
+	int deferred_error;
 };
 
 /* Appends an action (zeroed but for its kind). */
@@ -25,8 +28,16 @@ struct res_action *fsm_emit(struct fsm_ctx *c, enum res_action_kind kind);
 /* Sets the event's verdict and counts it. */
 void fsm_verdict(struct fsm_ctx *c, enum res_verdict v);
 
-/* Changes the state value: state_seq + 1 and one RES_ACT_PUBLISH; no-op if equal. */
+/*
+ * Changes the state value: state_seq + 1 and one RES_ACT_PUBLISH; no-op if
+ * equal.  A pending state set for a quiet request is hidden; leaving a
+ * hidden pending state publishes the change from the state that showed and
+ * answers the quiet request.
+ */
 void fsm_set_state(struct fsm_ctx *c, int32_t state);
+
+/* A hidden pending state shows now (RES_ACT_PUBLISH), and the quiet request gets -EINPROGRESS. */
+void fsm_reveal(struct fsm_ctx *c);
 
 /* Timers change in f->timer_at only; the step emits SET/CANCEL for what differs at its end. */
 void fsm_arm(struct fsm_ctx *c, enum res_timer t, uint64_t at_ns);

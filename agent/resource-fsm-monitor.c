@@ -60,6 +60,9 @@ static void on_report(struct fsm_ctx *c, const struct res_event *ev)
 
 	c->out->exit = RES_EXIT_CONTINUE;
 	if (ev->kind == RES_EV_PROGRESS && ev->state == pending) {
+		fsm_reveal(c); /* a quiet request's operation is pending: T5, T13 */
+		if (ev->entry_pending)
+			return;	    /* "the entry point returned pending": no checkpoint in it */
 		on_progress(c, ev); /* T7, T15 */
 		return;
 	}

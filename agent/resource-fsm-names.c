@@ -36,6 +36,7 @@ const char *res_timer_to_string(enum res_timer t)
 		[RES_TIMER_PROBE] = "probe",
 		[RES_TIMER_RESTART] = "restart",
 		[RES_TIMER_RETRY] = "retry",
+		[RES_TIMER_REVEAL] = "reveal",
 	};
 
 	return NAME_OF(names, t);

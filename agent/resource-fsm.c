@@ -40,18 +40,69 @@ void fsm_verdict(struct fsm_ctx *c, enum res_verdict v)
 		s->discarded++;
 }
 
+static void publish(struct fsm_ctx *c, int32_t from, int32_t state)
+{
+	struct res_action *a = fsm_emit(c, RES_ACT_PUBLISH);
+
+	a->publish.from = from;
+	a->publish.state = state;
+	a->publish.seq = ++c->f->state_seq;
+}
+
+static void defer_reply(struct fsm_ctx *c, int error)
+{
+	if (!c->f->reply_deferred)
+		return;
+	c->f->reply_deferred = false;
+	c->has_deferred = true;
+	c->deferred_error = error;
+}
+
 void fsm_set_state(struct fsm_ctx *c, int32_t state)
 {
 	struct res_fsm *f = c->f;
-	struct res_action *a;
 
 	if (f->state == state)
 		return;
-	a = fsm_emit(c, RES_ACT_PUBLISH);
-	a->publish.from = f->state;
-	a->publish.state = state;
-	a->publish.seq = ++f->state_seq;
+	if (f->quiet) { /* the hidden operation ends without having shown */
+		f->quiet = false;
+		fsm_disarm(c, RES_TIMER_REVEAL);
+		if (state != f->quiet_from)
+			publish(c, f->quiet_from, state);
+		f->state = state;
+		defer_reply(c, state == f->quiet_goal		 ? 0
+			       : state == HAGENT_RESOURCE_FAILED ? -EIO
+								 : -ECANCELED);
+		return;
+	}
+	if (c->quiet_request && res_state_is_pending(state)) {
+		f->quiet = true;
+		f->quiet_from = f->state;
+		f->quiet_goal = state == HAGENT_RESOURCE_ONLINE_PENDING ? HAGENT_RESOURCE_ONLINE
+									: HAGENT_RESOURCE_OFFLINE;
+		f->state = state;
+		fsm_arm(c, RES_TIMER_REVEAL, res_after_ms(c->now, RES_QUIET_MS));
+		return;
+	}
+	publish(c, f->state, state);
 	f->state = state;
+}
+
+void fsm_reveal(struct fsm_ctx *c)
+{
+	struct res_fsm *f = c->f;
+
+	if (!f->quiet)
+		return;
+	f->quiet = false;
+	fsm_disarm(c, RES_TIMER_REVEAL);
+	publish(c, f->quiet_from, f->state);
+	defer_reply(c, -EINPROGRESS);
+}
+
+int32_t res_fsm_visible(const struct res_fsm *f)
+{
+	return f->quiet ? f->quiet_from : f->state;
 }
 
 void fsm_arm(struct fsm_ctx *c, enum res_timer t, uint64_t at_ns)
@@ -90,6 +141,16 @@ static void reply(struct fsm_ctx *c, int error)
 {
 	c->has_reply = true;
 	c->reply_error = error;
+}
+
+/* A request that started an operation: -EINPROGRESS, or nothing yet if it is hidden (quiet). */
+static void reply_started(struct fsm_ctx *c)
+{
+	if (c->f->quiet && c->quiet_request) {
+		c->f->reply_deferred = true;
+		return;
+	}
+	reply(c, -EINPROGRESS);
 }
 
 /* ---- transition operations and terminate ---- */
@@ -356,6 +417,9 @@ static void on_timer(struct fsm_ctx *c, enum res_timer t)
 	case RES_TIMER_RETRY:
 		on_restart_due(c, t == RES_TIMER_RETRY);
 		break;
+	case RES_TIMER_REVEAL:
+		fsm_reveal(c);
+		break;
 	default:
 		assert(false);
 	}
@@ -385,7 +449,7 @@ static void req_online(struct fsm_ctx *c)
 		f->target_online = true;
 		restart_policy_reset(&f->restart); /* the operator acted */
 		fsm_begin_online(c);
-		reply(c, -EINPROGRESS);
+		reply_started(c);
 		return;
 	}
 }
@@ -412,7 +476,7 @@ static void req_offline(struct fsm_ctx *c)
 		fsm_stop_probes(c);
 		fsm_set_state(c, HAGENT_RESOURCE_OFFLINE_PENDING);
 		fsm_begin_op(c, CHAN_OP_OFFLINE, fsm_pending_deadline(c));
-		reply(c, -EINPROGRESS);
+		reply_started(c);
 		return;
 	case HAGENT_RESOURCE_OFFLINE: /* T24 */
 		f->target_online = false;
@@ -547,10 +611,14 @@ static void dispatch(struct fsm_ctx *c, const struct res_event *ev)
 		on_start(c);
 		break;
 	case RES_EV_REQ_ONLINE:
+		c->quiet_request = ev->quiet;
 		req_online(c);
+		c->quiet_request = false;
 		break;
 	case RES_EV_REQ_OFFLINE:
+		c->quiet_request = ev->quiet;
 		req_offline(c);
+		c->quiet_request = false;
 		break;
 	case RES_EV_REQ_TERMINATE:
 		req_terminate(c);
@@ -594,6 +662,8 @@ static uint32_t reply_win32(int error)
 		return RES_WIN_RESOURCE_FAILED;
 	case -ENOENT:
 		return RES_WIN_RESOURCE_NOT_FOUND;
+	case -ECANCELED:
+		return RES_WIN_OPERATION_ABORTED;
 	default:
 		assert(false);
 		return RES_WIN_INVALID_STATE;
@@ -613,6 +683,12 @@ static void finish(struct fsm_ctx *c, const uint64_t *before)
 		a = fsm_emit(c, at ? RES_ACT_SET_TIMER : RES_ACT_CANCEL_TIMER);
 		a->timer.which = t;
 		a->timer.at_ns = at;
+	}
+	if (c->has_deferred) {
+		a = fsm_emit(c, RES_ACT_REPLY);
+		a->reply.error = c->deferred_error;
+		a->reply.win32 = reply_win32(c->deferred_error);
+		a->reply.deferred = true;
 	}
 	if (c->has_reply) {
 		a = fsm_emit(c, RES_ACT_REPLY);

@@ -45,6 +45,17 @@
  *
  * state_seq grows by one on every change of the state value, and only then
  * (never for T7, T15, T21); each change is one RES_ACT_PUBLISH.
+ *
+ * Quiet requests.  An online or offline request with ev.quiet set (hagentd's
+ * control API) keeps the pending state hidden while the entry point may
+ * still answer synchronously: the resource shows its old state, and the
+ * request gets no reply yet.  If the operation finishes (DONE) while hidden,
+ * the resource goes straight to the final state, one change (T4, T6, T12,
+ * T14 of the seeds); the reply, a RES_ACT_REPLY with .deferred, is 0 if it
+ * reached its goal, -EIO if it failed, -ECANCELED if it was terminated.  The
+ * first PROGRESS (the entry point returned pending, or reported), or
+ * RES_QUIET_MS without an answer, reveals the pending state (T5, T13) and
+ * the deferred reply is -EINPROGRESS.  res_fsm_visible() is what to publish.
  */
 
 #include <stdbool.h>
@@ -61,6 +72,10 @@
 #define RES_WIN_RESOURCE_NOT_FOUND 5007u /* -ENOENT: the resource is being deleted */
 #define RES_WIN_INVALID_STATE	   5023u /* -EBUSY */
 #define RES_WIN_RESOURCE_FAILED	   5038u /* -EIO */
+#define RES_WIN_OPERATION_ABORTED  995u	 /* -ECANCELED: terminated before it finished */
+
+/* How long a quiet request's operation may stay hidden before it shows as pending. */
+#define RES_QUIET_MS 300u
 
 #define RES_ACTIONS_MAX 16
 
@@ -72,6 +87,7 @@ enum res_timer {
 	RES_TIMER_PROBE,       /* deadline of the probe in flight */
 	RES_TIMER_RESTART,     /* restart after RestartDelay */
 	RES_TIMER_RETRY,       /* the one retry after RetryPeriodOnFailure */
+	RES_TIMER_REVEAL,      /* a quiet request's operation shows as pending */
 	_RES_TIMER_MAX,
 };
 
@@ -104,6 +120,7 @@ struct res_event {
 	bool entry_pending; /* PROGRESS: the entry point returned pending (no checkpoint) */
 	enum res_timer timer;
 	uint32_t monitor_gen; /* from RES_ACT_START_MONITOR */
+	bool quiet;	      /* requests: the requester waits for the outcome (see "Quiet") */
 };
 
 enum res_action_kind {
@@ -144,6 +161,7 @@ struct res_action {
 		struct {
 			int error;	/* 0 or -errno */
 			uint32_t win32; /* RES_WIN_* */
+			bool deferred;	/* answers the earlier quiet request, not this event */
 		} reply;
 		uint32_t monitor_gen;
 	};
@@ -231,6 +249,11 @@ struct res_fsm {
 	bool monitor_up, opened;
 	uint32_t monitor_gen;
 
+	bool quiet;	     /* state is a hidden pending state: quiet_from shows */
+	int32_t quiet_from;  /* the state readers see meanwhile */
+	int32_t quiet_goal;  /* Online or Offline */
+	bool reply_deferred; /* the quiet request awaits its RES_ACT_REPLY .deferred */
+
 	uint64_t timer_at[_RES_TIMER_MAX]; /* 0: not armed */
 	struct restart_policy restart;
 	enum res_fail_cause fail_cause;
@@ -267,6 +290,9 @@ int res_fsm_bind(struct res_fsm *f, enum chan_cmd_class cls, uint64_t cmd_id);
  * -EINVAL for a type the state machine does not take.
  */
 int res_event_from_status(const struct chan_status_body *b, struct res_event *ret);
+
+/* The state and whether a pending operation shows (quiet requests hide it for a while). */
+int32_t res_fsm_visible(const struct res_fsm *f);
 
 /* True while a pending operation runs (OnlinePending, OfflinePending). */
 bool res_state_is_pending(int32_t state);

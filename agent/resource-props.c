@@ -99,6 +99,27 @@ int res_props_set(struct res_props *p, const char *key, uint32_t value)
 	return -ENOENT;
 }
 
+int res_props_set_stored(struct res_props *p, const char *key, uint32_t value)
+{
+	struct res_props def;
+	int r;
+
+	assert_return(p, -EINVAL);
+	assert_return(key, -EINVAL);
+
+	if (value != RES_PROP_INHERIT || strcasecmp(key, "RetryPeriodOnFailure") == 0)
+		return res_props_set(p, key, value);
+	res_props_init(&def);
+	for (size_t i = 0; i < ELEMENTSOF(props_table); i++)
+		if (strcasecmp(key, props_table[i].name) == 0) {
+			r = res_props_set(
+				p, key,
+				*(const uint32_t *) ((const char *) &def + props_table[i].offset));
+			return r;
+		}
+	return -ENOENT;
+}
+
 uint64_t res_after_ms(uint64_t now_ns, uint32_t ms)
 {
 	uint64_t d = (uint64_t) ms * NSEC_PER_MSEC;

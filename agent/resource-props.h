@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define RES_RETRY_NEVER		  UINT32_MAX /* RetryPeriodOnFailure: never retry */
+#define RES_PROP_INHERIT	  UINT32_MAX /* a stored value: "use the type's value" */
 #define RES_RESTART_THRESHOLD_MAX 255u	     /* the restart window keeps threshold + 1 times */
 
 /* RestartAction (CLUSTER_RESOURCE_RESTART_ACTION). */
@@ -53,6 +54,14 @@ int res_props_validate(const struct res_props *p, const char **ret_key);
  * -ENOENT: not a common property (a private one, for the monitor).
  */
 int res_props_set(struct res_props *p, const char *key, uint32_t value);
+
+/*
+ * As res_props_set() for a value from the configuration: RES_PROP_INHERIT
+ * ("use the type's value", scenario 37) becomes the type's value, which is
+ * the built-in default while resource types carry no properties.  For
+ * RetryPeriodOnFailure 0xFFFFFFFF is a value of its own: never.
+ */
+int res_props_set_stored(struct res_props *p, const char *key, uint32_t value);
 
 /* min(PendingTimeout, DeadlockTimeout) in nanoseconds (semantics.md §2.4). */
 uint64_t res_props_pending_timeout_ns(const struct res_props *p);

@@ -522,6 +522,27 @@ START_TEST(test_props_remove)
 }
 END_TEST
 
+/* Scenario 37: 0xFFFFFFFF is "the type's value" (the default), but for RetryPeriodOnFailure
+ * "never". */
+START_TEST(test_props_inherit)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	const struct config_prop inherit[] = {{"LooksAlivePollInterval", "0xFFFFFFFF"},
+					      {"PendingTimeout", "4294967295"},
+					      {"RetryPeriodOnFailure", "0xffffffff"}};
+
+	populate(s);
+	OK(config_store_resource_set_props(s, "httpd", inherit, 3, NULL));
+	OK(config_store_load(s, &snap));
+	ck_assert_str_eq(snap->resources[1].name, "httpd");
+	ck_assert_uint_eq(snap->resources[1].common.looks_alive_ms, 5000);
+	ck_assert_uint_eq(snap->resources[1].common.pending_timeout_ms, 180000);
+	ck_assert_uint_eq(snap->resources[1].common.retry_period_ms, RES_RETRY_NEVER);
+	ck_assert_uint_eq(snap->resources[1].n_props, 3); /* stored as given */
+}
+END_TEST
+
 START_TEST(test_deps)
 {
 	_cleanup_(config_store_freep) struct config_store *s = open_ok();
@@ -747,6 +768,7 @@ static Suite *config_store_suite(void)
 	tcase_add_test(tc, test_group_errors);
 	tcase_add_test(tc, test_resource_errors);
 	tcase_add_test(tc, test_props_remove);
+	tcase_add_test(tc, test_props_inherit);
 	tcase_add_test(tc, test_deps);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_kill_after_ack);

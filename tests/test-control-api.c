@@ -476,6 +476,29 @@ START_TEST(types_come_from_monitor_programs)
 }
 END_TEST
 
+/* A monitor stuck in an entry point does not keep hagentd from stopping, nor outlive it. */
+START_TEST(stop_kills_a_hung_monitor)
+{
+	struct scn_reply rep;
+	pid_t mon;
+
+	scn_agent_start();
+	ck_assert_int_eq(scn_add_group("g", &rep), 0);
+	ck_assert_int_eq(scn_add_resource("stuck", "g", NULL,
+					  SCN_PROPS({"Hang", "close,terminate,offline"}), &rep),
+			 0);
+	ck_assert_int_eq(scn_online("stuck", &rep), 0);
+	mon = scn_wait_state("stuck", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS).monitor_pid;
+	ck_assert_int_gt(mon, 0);
+	scn_agent_stop(); /* exits 0 within SCN_WAIT_MS: its stop timeout is 5 s */
+	for (uint64_t end = now_ms() + SCN_WAIT_MS; kill(mon, 0) == 0;) {
+		ck_assert_msg(now_ms() < end, "monitor %d outlived hagentd", (int) mon);
+		usleep(10000);
+	}
+	ck_assert(strstr(log_read("agent.log"), "1 monitors did not exit in time; killed them."));
+}
+END_TEST
+
 static Suite *control_api_suite(void)
 {
 	Suite *s = suite_create("control-api");
@@ -495,6 +518,7 @@ static Suite *control_api_suite(void)
 	scn_tcase_add(s, "added_and_deleted_events", added_and_deleted_events, 30);
 	scn_tcase_add(s, "many_clients_at_once", many_clients_at_once, 60);
 	scn_tcase_add(s, "types_come_from_monitor_programs", types_come_from_monitor_programs, 30);
+	scn_tcase_add(s, "stop_kills_a_hung_monitor", stop_kills_a_hung_monitor, 30);
 	return s;
 }
 

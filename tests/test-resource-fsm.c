@@ -1053,8 +1053,10 @@ struct walk {
 	uint64_t rng;
 	uint64_t timers[_RES_TIMER_MAX]; /* as the actions said */
 	bool transition_busy;		 /* a transition command runs in the monitor */
+	bool awaiting;			 /* a quiet request waits for its deferred reply */
 	uint32_t gen;
 	uint64_t steps, removed, by_kind[_RES_EV_MAX];
+	uint64_t quiet_steps, deferred_replies;
 };
 
 static uint32_t rnd(struct walk *w, uint32_t n)
@@ -1097,6 +1099,7 @@ static struct res_event pick_answer(struct walk *w)
 			ev.state = any_states[rnd(w, ELEMENTSOF(any_states))];
 		ev.checkpoint = f->checkpoint + rnd(w, 3) - 1;
 		ev.wait_hint_ms = rnd(w, 1000);
+		ev.entry_pending = rnd(w, 4) == 0;
 	} else {
 		ev.kind = RES_EV_DONE;
 		ev.state = cls == TR ? pick_state(w) : 0;
@@ -1131,8 +1134,12 @@ static struct res_event pick_event(struct walk *w)
 	uint32_t k = rnd(w, 1000);
 
 	w->h.now += MS(rnd(w, 2000));
-	if (k < 120)
-		return ev_of(requests[rnd(w, ELEMENTSOF(requests))]);
+	if (k < 120) {
+		struct res_event ev = ev_of(requests[rnd(w, ELEMENTSOF(requests))]);
+
+		ev.quiet = rnd(w, 2);
+		return ev;
+	}
 	if (k < 122)
 		return ev_of(RES_EV_REQ_DELETE);
 	if (k < 520)
@@ -1170,7 +1177,7 @@ static void check_step(struct walk *w, int32_t state0, uint32_t seq0, const stru
 	const struct res_fsm *f = &w->h.f;
 	const struct res_actions *out = &w->h.out;
 	int32_t s = state0;
-	uint32_t seq = seq0, replies = 0;
+	uint32_t seq = seq0, replies = 0, deferred = 0;
 	bool probe_posted = false;
 
 	for (uint32_t i = 0; i < out->n; i++) {
@@ -1207,17 +1214,39 @@ static void check_step(struct walk *w, int32_t state0, uint32_t seq0, const stru
 			w->transition_busy = false;
 			break;
 		case RES_ACT_REPLY:
-			replies++;
+			if (a->reply.deferred) {
+				fast_assert(deferred == 0 && replies == 0); /* first, once */
+				fast_assert(w->awaiting);
+				w->awaiting = false;
+				w->deferred_replies++;
+				deferred++;
+			} else
+				replies++;
 			break;
 		default:
 			break;
 		}
 	}
-	/* state_seq changes exactly with the state, once per PUBLISH. */
-	fast_assert(s == f->state && seq == f->state_seq);
-	fast_assert(f->state_seq != seq0 || f->state == state0);
-	/* Every request is answered, once. */
-	fast_assert(replies == (ev->kind >= RES_EV_REQ_ONLINE && ev->kind <= RES_EV_REQ_DELETE));
+	/* state_seq changes exactly with the shown state, once per PUBLISH. */
+	fast_assert(s == res_fsm_visible(f) && seq == f->state_seq);
+	fast_assert(f->state_seq != seq0 || res_fsm_visible(f) == state0);
+	/* Only a quiet request's operation hides, and only a pending state; never for long. */
+	if (f->quiet) {
+		fast_assert(res_state_is_pending(f->state) && !res_state_is_pending(f->quiet_from));
+		fast_assert(f->timer_at[RES_TIMER_REVEAL] != 0 &&
+			    f->timer_at[RES_TIMER_REVEAL] <= w->h.now + MS(RES_QUIET_MS));
+	} else
+		fast_assert(f->timer_at[RES_TIMER_REVEAL] == 0);
+	/* Every request is answered once, now or (quiet and started) later. */
+	if (f->reply_deferred && !w->awaiting && ev->kind >= RES_EV_REQ_ONLINE &&
+	    ev->kind <= RES_EV_REQ_DELETE && replies == 0) {
+		fast_assert(ev->quiet);
+		w->awaiting = true; /* this request's reply is deferred */
+	} else
+		fast_assert(replies ==
+			    (ev->kind >= RES_EV_REQ_ONLINE && ev->kind <= RES_EV_REQ_DELETE));
+	fast_assert(w->awaiting == f->reply_deferred);
+	fast_assert(!f->reply_deferred || f->quiet);
 	/* No probe while pending or after terminate was decided; no poll timer either. */
 	if (probe_posted)
 		fast_assert(f->state == S_ON && !res_state_is_pending(state0) && !f->term_decided);
@@ -1242,6 +1271,7 @@ static void walk_restart(struct walk *w)
 	h_init(&w->h);
 	memset(w->timers, 0, sizeof(w->timers));
 	w->transition_busy = false;
+	w->awaiting = false;
 	w->gen = 0;
 	w->h.next_cmd =
 		1000 + w->steps; /* ids keep increasing, as on a new channel they would not */
@@ -1258,7 +1288,7 @@ START_TEST(test_random_walk)
 	for (w.steps = 0; w.steps < 100000; w.steps++) {
 		struct res_event ev = pick_event(&w);
 		uint64_t bound[_CHAN_CLASS_MAX];
-		int32_t state0 = w.h.f.state;
+		int32_t state0 = res_fsm_visible(&w.h.f);
 		uint32_t seq0 = w.h.f.state_seq;
 
 		memcpy(bound, w.h.f.cmd_id, sizeof(bound));
@@ -1268,15 +1298,254 @@ START_TEST(test_random_walk)
 		h_step(&w.h, ev);
 		track_monitor(&w, &ev, bound);
 		check_step(&w, state0, seq0, &ev);
+		w.quiet_steps += w.h.f.quiet;
 		if (w.h.f.removed) {
 			w.removed++;
 			walk_restart(&w);
 		}
 	}
 	ck_assert_uint_gt(w.removed, 10);
+	ck_assert_uint_gt(w.quiet_steps, 20);
+	ck_assert_uint_gt(w.deferred_replies, 20);
 	for (int k = 0; k < _RES_EV_MAX; k++)
 		ck_assert_msg(w.by_kind[k] > 100, "event %s seen %" PRIu64 " times",
 			      res_event_kind_to_string(k), w.by_kind[k]);
+}
+END_TEST
+
+/* ---- quiet requests (resource-fsm.h "Quiet requests") ---- */
+
+static void h_quiet(struct harness *h, enum res_event_kind kind)
+{
+	struct res_event ev = ev_of(kind);
+
+	ev.quiet = true;
+	h_step(h, ev);
+}
+
+/* The RES_ACT_REPLY of the last step with .deferred == deferred, or NULL. */
+static const struct res_action *h_reply(const struct harness *h, bool deferred)
+{
+	for (uint32_t i = 0; i < h->out.n; i++)
+		if (h->out.a[i].kind == RES_ACT_REPLY && h->out.a[i].reply.deferred == deferred)
+			return &h->out.a[i];
+	return NULL;
+}
+
+static uint32_t h_count(const struct harness *h, enum res_action_kind kind)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < h->out.n; i++)
+		n += h->out.a[i].kind == kind;
+	return n;
+}
+
+/* The only RES_ACT_PUBLISH of the last step. */
+static const struct res_action *h_publish(const struct harness *h)
+{
+	ck_assert_uint_eq(h_count(h, RES_ACT_PUBLISH), 1);
+	for (uint32_t i = 0; i < h->out.n; i++)
+		if (h->out.a[i].kind == RES_ACT_PUBLISH)
+			return &h->out.a[i];
+	return NULL;
+}
+
+/* Scenario 4: a synchronous Online is one change, Offline -> Online, and then the reply. */
+START_TEST(test_quiet_sync_online)
+{
+	struct harness h;
+	const struct res_action *a;
+	uint32_t seq;
+
+	h_init(&h);
+	setup_offline(&h);
+	seq = h.f.state_seq;
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	ck_assert_uint_eq(h_count(&h, RES_ACT_PUBLISH), 0);
+	ck_assert_ptr_null(h_reply(&h, false));
+	ck_assert_ptr_null(h_reply(&h, true));
+	ck_assert_uint_eq(h_count(&h, RES_ACT_POST), 1);
+	ck_assert_int_eq(res_fsm_visible(&h.f), S_OFF);
+	ck_assert_uint_eq(h.f.state_seq, seq);
+	ck_assert(h.f.reply_deferred);
+	ck_assert_uint_eq(h.f.timer_at[RES_TIMER_REVEAL], T0 + MS(RES_QUIET_MS));
+	/* A second request meanwhile: an operation runs (T26). */
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	ck_assert_int_eq(h_reply(&h, false)->reply.error, -EBUSY);
+	ck_assert_ptr_null(h_reply(&h, true));
+
+	h_advance(&h, 1);
+	h_done(&h, TR, S_ON, 0);
+	a = h_publish(&h);
+	ck_assert_int_eq(a->publish.from, S_OFF);
+	ck_assert_int_eq(a->publish.state, S_ON);
+	ck_assert_uint_eq(a->publish.seq, seq + 1);
+	a = h_reply(&h, true);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->reply.error, 0);
+	ck_assert_uint_eq(a->reply.win32, RES_WIN_SUCCESS);
+	ck_assert_uint_eq(h.f.timer_at[RES_TIMER_REVEAL], 0);
+	ck_assert_int_eq(res_fsm_visible(&h.f), S_ON);
+	ck_assert(!h.f.reply_deferred);
+}
+END_TEST
+
+/* Scenario 5: "returned pending" (or any report) shows OnlinePending, then the reply. */
+START_TEST(test_quiet_pending_online)
+{
+	struct harness h;
+	const struct res_action *a;
+	struct res_event ev;
+	uint64_t deadline;
+
+	h_init(&h);
+	setup_offline(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	deadline = h.f.timer_at[RES_TIMER_PENDING];
+	h_advance(&h, 5);
+	ev = ev_answer(&h, RES_EV_PROGRESS, TR, S_OP, 0);
+	ev.entry_pending = true;
+	h_step(&h, ev);
+	a = h_publish(&h);
+	ck_assert_int_eq(a->publish.from, S_OFF);
+	ck_assert_int_eq(a->publish.state, S_OP);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EINPROGRESS);
+	ck_assert_uint_eq(h_reply(&h, true)->reply.win32, RES_WIN_IO_PENDING);
+	/* The marker carries no checkpoint: the deadline stays, checkpoints start fresh. */
+	ck_assert_uint_eq(h.f.timer_at[RES_TIMER_PENDING], deadline);
+	ck_assert(!h.f.has_checkpoint);
+	h_progress(&h, S_OP, 1);
+	ck_assert_uint_eq(h_count(&h, RES_ACT_PUBLISH), 0);
+	ck_assert_ptr_null(h_reply(&h, true));
+	ck_assert_uint_eq(h.f.checkpoint, 1);
+	h_done(&h, TR, S_ON, 0);
+	ck_assert_int_eq(h_publish(&h)->publish.from, S_OP);
+	ck_assert_ptr_null(h_reply(&h, true));
+}
+END_TEST
+
+/* No answer within RES_QUIET_MS: the pending state shows, the reply is "pending". */
+START_TEST(test_quiet_reveal_timer)
+{
+	struct harness h;
+
+	h_init(&h);
+	setup_online(&h);
+	h_quiet(&h, RES_EV_REQ_OFFLINE);
+	ck_assert_int_eq(res_fsm_visible(&h.f), S_ON);
+	h_timer(&h, RES_TIMER_REVEAL);
+	ck_assert_int_eq(h_publish(&h)->publish.state, S_FP);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EINPROGRESS);
+	ck_assert_int_eq(res_fsm_visible(&h.f), S_FP);
+	/* A late reveal (the timer fired after a DONE) changes nothing. */
+	h_done(&h, TR, S_OFF, 0);
+	ck_assert_int_eq(h_publish(&h)->publish.state, S_OFF);
+	ck_assert_ptr_null(h_reply(&h, true));
+}
+END_TEST
+
+/* T6 and T14 while hidden: straight to Failed, terminate, the reply says it failed. */
+START_TEST(test_quiet_sync_failure)
+{
+	struct harness h;
+	const struct res_action *a;
+
+	h_init(&h);
+	setup_offline(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	h_done(&h, TR, S_FAIL, -EACCES);
+	a = h_publish(&h);
+	ck_assert_int_eq(a->publish.from, S_OFF);
+	ck_assert_int_eq(a->publish.state, S_FAIL);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EIO);
+	ck_assert_int_eq(h.f.last_error, -EACCES);
+	ck_assert(h.f.term_outstanding);
+
+	h_init(&h);
+	setup_online(&h);
+	h_quiet(&h, RES_EV_REQ_OFFLINE);
+	h_done(&h, TR, S_FAIL, -EIO);
+	a = h_publish(&h);
+	ck_assert_int_eq(a->publish.from, S_ON);
+	ck_assert_int_eq(a->publish.state, S_FAIL);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EIO);
+}
+END_TEST
+
+/* Terminated, deleted or its monitor lost while hidden: the quiet request is answered too. */
+START_TEST(test_quiet_interrupted)
+{
+	struct harness h;
+
+	/* Admin terminate: Offline all along, so no change shows at all. */
+	h_init(&h);
+	setup_offline(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	h_request(&h, RES_EV_REQ_TERMINATE);
+	ck_assert_uint_eq(h_count(&h, RES_ACT_PUBLISH), 0);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -ECANCELED);
+	ck_assert_uint_eq(h_reply(&h, true)->reply.win32, RES_WIN_OPERATION_ABORTED);
+	ck_assert_int_eq(h_reply(&h, false)->reply.error, 0);
+	ck_assert_int_eq(h.f.state, S_OFF);
+	/* The deferred reply comes before this request's own. */
+	ck_assert(h_reply(&h, true) < h_reply(&h, false));
+
+	/* Delete while an offline is hidden: Online -> Offline shows, the offline is cancelled. */
+	h_init(&h);
+	setup_online(&h);
+	h_quiet(&h, RES_EV_REQ_OFFLINE);
+	h_request(&h, RES_EV_REQ_DELETE);
+	ck_assert_int_eq(h_publish(&h)->publish.state, S_OFF);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, 0); /* it is offline: the goal */
+
+	/* The monitor dies: Failed, and the request hears that it failed. */
+	h_init(&h);
+	setup_offline(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	h_step(&h, (struct res_event){.kind = RES_EV_MONITOR_DIED, .monitor_gen = h.f.monitor_gen});
+	ck_assert_int_eq(h_publish(&h)->publish.from, S_OFF);
+	ck_assert_int_eq(h.f.state, S_FAIL);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EIO);
+	ck_assert_uint_eq(h.f.timer_at[RES_TIMER_REVEAL], 0);
+
+	/* Pending timeout before any answer (a hung entry point): Failed. */
+	h_init(&h);
+	setup_offline(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE);
+	h.f.timer_at[RES_TIMER_REVEAL] = 0; /* as if revealed later than the deadline: not here */
+	h_timer(&h, RES_TIMER_PENDING);
+	ck_assert_int_eq(h_publish(&h)->publish.state, S_FAIL);
+	ck_assert_int_eq(h_reply(&h, true)->reply.error, -EIO);
+}
+END_TEST
+
+/* Requests that start nothing answer at once, quiet or not; restarts are never hidden. */
+START_TEST(test_quiet_immediate)
+{
+	struct harness h;
+
+	h_init(&h);
+	setup_online(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE); /* T25 */
+	ck_assert_int_eq(h_reply(&h, false)->reply.error, 0);
+	ck_assert(!h.f.reply_deferred);
+
+	h_init(&h);
+	setup_opening(&h);
+	h_quiet(&h, RES_EV_REQ_ONLINE); /* Initializing: queued, shows when OPEN is done */
+	ck_assert_int_eq(h_reply(&h, false)->reply.error, -EINPROGRESS);
+	h_done(&h, TR, S_OFF, 0);
+	ck_assert_uint_eq(h_count(&h, RES_ACT_PUBLISH), 2);
+	ck_assert_int_eq(h.f.state, S_OP);
+
+	h_init(&h);
+	setup_failed(&h);
+	ck_assert_uint_ne(h.f.timer_at[RES_TIMER_RESTART], 0);
+	h_timer(&h, RES_TIMER_RESTART);
+	ck_assert(!h.f.quiet);
+	ck_assert_int_eq(res_fsm_visible(&h.f), S_OP);
+	ck_assert_int_eq(h_publish(&h)->publish.state, S_OP);
 }
 END_TEST
 
@@ -1315,6 +1584,15 @@ static Suite *resource_fsm_suite(void)
 	tcase_add_test(tc, test_policy_escalate_and_retry);
 	tcase_add_test(tc, test_policy_counts_restarts);
 	tcase_add_test(tc, test_locked);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("quiet");
+	tcase_add_test(tc, test_quiet_sync_online);
+	tcase_add_test(tc, test_quiet_pending_online);
+	tcase_add_test(tc, test_quiet_reveal_timer);
+	tcase_add_test(tc, test_quiet_sync_failure);
+	tcase_add_test(tc, test_quiet_interrupted);
+	tcase_add_test(tc, test_quiet_immediate);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("api");

@@ -944,6 +944,8 @@ static Suite *suite(void)
 		{"s36_second_escalation_leaves_group_failed_here",
 		 s36_second_escalation_leaves_group_failed_here},
 		{"s37_zero_looks_alive_interval_rejected", s37_zero_looks_alive_interval_rejected},
+		{"s37_unset_looks_alive_interval_inherits",
+		 s37_unset_looks_alive_interval_inherits},
 		{"s38_empty_group_offline", s38_empty_group_offline},
 		{"s39_failed_member_wins", s39_failed_member_wins},
 		{"s40_pending_member_makes_group_pending", s40_pending_member_makes_group_pending},
@@ -952,25 +954,10 @@ static Suite *suite(void)
 		{"m_crash_loop_bounded_by_restart_policy", m_crash_loop_bounded_by_restart_policy},
 		{"m_crash_in_probe_bounded", m_crash_in_probe_bounded},
 	};
-	/*
-	 * DISABLED_CASES: cases that fail against the current product (see each
-	 * case's comment and the report that came with this file); run them with
-	 * SCN_RUN_DISABLED=1.
-	 *   s37_unset_looks_alive_interval_inherits: a resource's 0xFFFFFFFF is
-	 *   taken as 49 days, not as the type's value; nothing resolves it.
-	 */
-	const struct health_case disabled_cases[] = {
-		{"s37_unset_looks_alive_interval_inherits",
-		 s37_unset_looks_alive_interval_inherits},
-	};
 	Suite *s = suite_create("scenarios-health");
-	const char *all = getenv("SCN_RUN_DISABLED");
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
 		tcase_add(s, &cases[i]);
-	if (all && strcmp(all, "1") == 0)
-		for (size_t i = 0; i < ELEMENTSOF(disabled_cases); i++)
-			tcase_add(s, &disabled_cases[i]);
 	return s;
 }
 
