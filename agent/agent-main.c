@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/param.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
@@ -371,11 +372,29 @@ static int agent_start(struct agent *a)
 	return control_start(a);
 }
 
+/*
+ * Each resource costs hagentd a few descriptors (its monitor's pidfd, the
+ * channel's doorbells): use all the hard limit allows, as systemd services
+ * are expected to (the soft limit stays 1024 for select() users).
+ */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "Failed to raise the descriptor limit to %llu: %m",
+				  (unsigned long long) rl.rlim_max);
+}
+
 static int run(void)
 {
 	_cleanup_(agent_done) struct agent a = {};
 	int r;
 
+	nofile_raise();
 	r = dir_ensure("runtime", arg_runtime_dir, 0755);
 	if (r >= 0)
 		r = dir_ensure("state", arg_state_dir, 0700);

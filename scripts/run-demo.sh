@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The main job: build hagent (build-release/) and run hagentd with demo
+# resources in a private runtime and state directory (the embedded default:
+# no root, no systemd), driving it with monitorctl as an operator would.
+#
+#   scripts/run-demo.sh            run the tour, then stop the agent
+#   scripts/run-demo.sh --keep     leave the agent running and print how to
+#                                  talk to it and how to stop it
+#
+# The tour: a group "web" with three resources (a real process run by the
+# "process" monitor, and two scriptable "test" resources, one of which comes
+# online asynchronously with progress reports), all brought online; then the
+# process is killed and the agent restarts it; then everything goes offline.
+# Build output goes to stderr; the tour goes to stdout.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+
+keep=0
+case ${1:-} in
+"") ;;
+--keep) keep=1 ;;
+-h | --help)
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+  ;;
+*)
+  echo "run-demo: unknown argument '$1' (try --help)" >&2
+  exit 2
+  ;;
+esac
+
+bash scripts/install-deps.sh >&2
+dir=build-release
+if [[ ! -f $dir/meson-private/coredata.dat ]]; then
+  meson setup "$dir" --buildtype=release >&2
+fi
+meson compile -C "$dir" >&2
+
+hagentd=$root/$dir/agent/hagentd
+monitorctl=$root/$dir/tools/monitorctl
+monitors=$root/$dir/monitorlib/monitors
+
+demo=$(mktemp -d "${TMPDIR:-/tmp}/hagent-demo.XXXXXX")
+export HAGENT_RUNTIME_DIR=$demo/run
+agent_pid=
+
+stop_agent() {
+  if [[ -n $agent_pid ]] && kill -0 "$agent_pid" 2>/dev/null; then
+    kill -TERM "$agent_pid"
+    wait "$agent_pid" || true
+  fi
+  agent_pid=
+}
+cleanup() {
+  stop_agent
+  rm -rf "$demo"
+}
+if ((!keep)); then
+  trap cleanup EXIT
+fi
+
+# Prints field of resource $1 from `monitorctl --json show`.
+field() {
+  "$monitorctl" --json show "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([a-z0-9-]*\).*/\1/p"
+}
+# Waits (at most 10 s) until resource $1 is in state $2.
+wait_state() {
+  for _ in $(seq 200); do
+    [[ $(field "$1" state) == "$2" ]] && return 0
+    sleep 0.05
+  done
+  echo "run-demo: $1 did not become $2" >&2
+  return 1
+}
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+  printf '$ monitorctl %s\n' "$*"
+  "$monitorctl" "$@"
+}
+
+step "Starting hagentd (runtime and state in $demo)"
+"$hagentd" --runtime-dir "$demo/run" --state-dir "$demo/state" \
+  --monitor-dir "$monitors" 2>"$demo/hagentd.log" &
+agent_pid=$!
+for _ in $(seq 100); do
+  [[ -S $demo/run/control.sock ]] && break
+  sleep 0.05
+done
+if [[ ! -S $demo/run/control.sock ]]; then
+  echo "run-demo: hagentd did not start; its log:" >&2
+  cat "$demo/hagentd.log" >&2
+  exit 1
+fi
+echo "hagentd runs as pid $agent_pid, unprivileged, without systemd."
+
+step "A group and three resources"
+run group add web >/dev/null
+run resource add web-app --group web --type process \
+  --set 'Command=exec sleep 3600' --set StopTimeout=2000 --set RestartDelay=0 >/dev/null
+run resource add web-db --group web --type test \
+  --set OnlineDelay=600 --set ProgressInterval=150 --set OfflineDelay=300 >/dev/null
+run resource add web-cache --group web --type test --set IsAlivePollInterval=1000 >/dev/null
+run status
+
+step "Bringing them online (web-db is asynchronous: it reports progress)"
+run resource online web-cache --wait
+run resource online web-app --wait
+run resource online web-db
+sleep 0.25
+run show web-db
+wait_state web-db online
+run status
+
+step "A failure: the process of web-app is killed"
+app_pid=$(field web-app monitor_pid)
+cmd_pid=$(pgrep -P "$app_pid" sleep || true)
+if [[ -n $cmd_pid ]]; then
+  echo "\$ kill -KILL $cmd_pid    # the command 'sleep 3600' of web-app"
+  kill -KILL "$cmd_pid"
+fi
+for _ in $(seq 200); do
+  [[ $(field web-app state) == online && $(field web-app restart_count) -ge 1 ]] && break
+  sleep 0.05
+done
+echo "detected and restarted by the restart policy (RestartDelay=0):"
+run status
+
+step "The same state as JSON, read straight from shared memory"
+run --json show web-cache
+echo
+
+if ((keep)); then
+  step "hagentd keeps running"
+  cat <<EOF
+  export HAGENT_RUNTIME_DIR=$demo/run
+  $monitorctl status
+  $monitorctl resource offline web-db --wait
+  kill $agent_pid; rm -rf $demo     # to stop it and clean up
+Its log: $demo/hagentd.log
+EOF
+  exit 0
+fi
+
+step "Taking everything offline"
+run resource offline web-db --wait
+run resource offline web-app --wait
+run resource offline web-cache --wait
+run status
+
+step "Stopping hagentd (SIGTERM); the end of its log:"
+stop_agent
+tail -n 12 "$demo/hagentd.log"
