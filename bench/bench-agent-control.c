@@ -32,7 +32,7 @@
 #include "control-api.h"
 #include "macro.h"
 
-#define CONTROL_WAIT_NS (10 * NSEC_PER_SEC)
+#define CONTROL_WAIT_NS (30 * NSEC_PER_SEC)
 #define SOCK_WAIT_NS	(3 * NSEC_PER_SEC)
 #define MAX_SAMPLES	200u
 

@@ -33,7 +33,7 @@
 #include "bench-agent.h"
 #include "macro.h"
 
-#define FAULT_WAIT_NS (10 * NSEC_PER_SEC)   /* bound on every wait of this part */
+#define FAULT_WAIT_NS (30 * NSEC_PER_SEC)   /* bound on every wait of this part */
 #define EVENT_POLL_NS (500 * NSEC_PER_USEC) /* the times are the writer's: no need to spin */
 #define SETTLE_NS     (5 * NSEC_PER_MSEC)   /* quiet before a kill, not right after a restart */
 #define MAX_SAMPLES   400u
