@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Spawning monitor processes: clone3(CLONE_PIDFD), the fd shuffle into 3-6,
- * execve, and the exec error sent back through a close-on-exec pipe.  The
- * child runs only async-signal-safe code: everything it needs (argv, envp,
- * the fd limit) is built before the clone.
+ * Spawning monitor processes the way posix_spawn() does: clone() with
+ * CLONE_VM | CLONE_VFORK | CLONE_PIDFD on a stack of its own, so the child
+ * shares our address space until its execve() and nothing is copied (a
+ * fork-like clone copies every page table entry of the agent, whose
+ * mappings grow with the resources, which made starting N resources
+ * quadratic).  The child makes the channel's fds its 3-6, closes the rest
+ * and execs.
+ *
+ * What the child may do, with our memory under it: only raw system calls
+ * through async-signal-safe libc wrappers, on its own stack, reading the
+ * plan the parent built before the clone (argv, envp, fds, the fd limit)
+ * and writing nothing but plan->err.  No malloc, no stdio, no lock.  The
+ * calling thread is suspended until the child has exec'd or exited (that
+ * is what makes plan->err safe to read after clone() returns); the agent's
+ * other threads, if any, run on, and the child touches nothing of theirs.
+ * errno is the calling thread's (same TLS): the child clobbers it, and
+ * monitor_spawn_full() puts it back.
  */
 
 #include <errno.h>
@@ -13,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,29 +41,45 @@
 #define FIRST_FREE_FD	7  /* after 0-2 and the channel's 3-6 */
 #define SCRATCH_FD_MIN	10 /* the child parks fds here while it fills 3-6 */
 
+/*
+ * The child's stack: its frames are small (no array but a sigaction and a
+ * few ints; execve copies argv and envp in the kernel), so 64 KiB leaves a
+ * wide margin, sanitizer builds included.  Below it a guard page: an
+ * overflow faults instead of writing into whatever is mapped there.
+ */
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* plan->err before the child reaches its execve(): it died on the way (a signal). */
+#define ERR_NOT_EXECED (-1)
+
+/*
+ * No ASan instrumentation in the child: its stack is not one the sanitizer
+ * knows (poisoned redzones would outlive the mapping), and a fake stack
+ * frame would be allocated in the parent's name.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define _child_ __attribute__((no_sanitize_address, noinline))
+#else
+#define _child_ __attribute__((noinline))
+#endif
+
 extern char **environ;
 
-/* The first fields of the kernel's struct clone_args (CLONE_ARGS_SIZE_VER0, 64 bytes). */
-struct clone_args_v0 {
-	uint64_t flags;
-	uint64_t pidfd;
-	uint64_t child_tid;
-	uint64_t parent_tid;
-	uint64_t exit_signal;
-	uint64_t stack;
-	uint64_t stack_size;
-	uint64_t tls;
-};
-
-/* What the child needs, prepared by the parent. */
+/* What the child needs, prepared by the parent; the child writes only err. */
 struct spawn_plan {
 	const char *program;
 	char *argv[2];
 	char **envp;
 	int src[4]; /* producer, agent, mon_bell, agent_bell */
-	int err_fd; /* write end of the exec-error pipe */
 	long max_fd;
 	pid_t parent; /* the agent */
+	/*
+	 * ERR_NOT_EXECED, then 0 just before execve(), then its errno if it
+	 * failed.  Written by the child, read by the parent after clone()
+	 * returned: CLONE_VFORK orders the two (the parent sleeps until the
+	 * child released our mm, by execve() or by exiting).
+	 */
+	volatile int err;
 };
 
 static size_t key_len(const char *entry)
@@ -100,32 +130,27 @@ static int build_envp(const char *const *extra, char ***ret)
 	return 0;
 }
 
-/* Async-signal-safe from here to the end of child_exec(). */
-static void close_fds(unsigned first, unsigned last, long max_fd)
+/* The child, from here to the end of child_main(): async-signal-safe, shared mm. */
+_child_ static void close_fds(unsigned first, long max_fd)
 {
-	if (first > last)
+	if (close_range(first, ~0U, 0) == 0)
 		return;
-	if (close_range(first, last, 0) == 0)
-		return;
-	for (long fd = first; fd <= (long) last && fd < max_fd; fd++) /* before Linux 5.9 */
+	for (long fd = first; fd < max_fd; fd++) /* before Linux 5.9 */
 		(void) close((int) fd);
 }
 
-_Noreturn static void child_fail(int err_fd, int err)
+_child_ _Noreturn static void child_fail(struct spawn_plan *plan, int err)
 {
-	ssize_t n;
-
-	do
-		n = write(err_fd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
+	plan->err = err > 0 ? err : EIO;
 	_exit(127);
 }
 
-_Noreturn static void child_exec(const struct spawn_plan *plan)
+_child_ static int child_main(void *arg)
 {
+	struct spawn_plan *plan = arg;
 	struct sigaction sa = {.sa_handler = SIG_DFL};
-	int tmp[4], err_fd = plan->err_fd;
 	sigset_t empty;
+	int tmp[4];
 
 	/* Defaults first, while everything is still blocked: no agent handler runs here. */
 	(void) sigemptyset(&sa.sa_mask);
@@ -134,10 +159,10 @@ _Noreturn static void child_exec(const struct spawn_plan *plan)
 			(void) sigaction(sig, &sa, NULL); /* glibc's internal ones: EINVAL */
 	(void) sigemptyset(&empty);
 	if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
-		child_fail(err_fd, errno);
+		child_fail(plan, errno);
 
 	if (setsid() < 0)
-		child_fail(err_fd, errno);
+		child_fail(plan, errno);
 	/*
 	 * A monitor does not outlive the agent: SIGTERM (libhamon terminates and
 	 * closes its resources, then exits) when the agent dies, however it dies,
@@ -145,106 +170,115 @@ _Noreturn static void child_exec(const struct spawn_plan *plan)
 	 * agent is gone already, the signal will not come: give up now.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		child_fail(err_fd, errno);
+		child_fail(plan, errno);
 	if (getppid() != plan->parent)
-		child_fail(err_fd, ESRCH);
+		child_fail(plan, ESRCH);
 
 	/*
-	 * Park the pipe and the channel fds above 3-6 first: any of them may sit
-	 * in 3-6 already, in any order, and dup2() into its slot would clobber it.
+	 * Park the channel fds above 3-6 first: any of them may sit in 3-6
+	 * already, in any order, and dup2() into its slot would clobber it.
+	 * The fd table is the child's own copy (no CLONE_FILES).
 	 */
-	err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, SCRATCH_FD_MIN);
-	if (err_fd < 0)
-		child_fail(plan->err_fd, errno);
 	for (int i = 0; i < 4; i++) {
 		tmp[i] = fcntl(plan->src[i], F_DUPFD_CLOEXEC, SCRATCH_FD_MIN);
 		if (tmp[i] < 0)
-			child_fail(err_fd, errno);
+			child_fail(plan, errno);
 	}
 	for (int i = 0; i < 4; i++)
 		if (dup2(tmp[i], 3 + i) < 0) /* tmp[i] >= 10, so this clears FD_CLOEXEC */
-			child_fail(err_fd, errno);
+			child_fail(plan, errno);
+	close_fds(FIRST_FREE_FD, plan->max_fd); /* the parked copies too */
 
-	/* Everything else goes; the pipe closes itself at execve. */
-	close_fds(FIRST_FREE_FD, (unsigned) err_fd - 1, plan->max_fd);
-	close_fds((unsigned) err_fd + 1, ~0U, plan->max_fd);
-
+	plan->err = 0;
 	(void) execve(plan->program, plan->argv, plan->envp);
-	child_fail(err_fd, errno);
+	child_fail(plan, errno);
 }
 
-/* The child's exec result: 0, or the errno it sent. */
-static int read_exec_result(int fd)
+/*
+ * Every signal blocked, glibc's internal ones included (pthread_sigmask()
+ * would leave those out): the child must not run a handler of ours on our
+ * memory before it has reset them.  The raw system call, as posix_spawn().
+ */
+static int block_all_signals(sigset_t *ret_old)
 {
-	int err = 0;
-	ssize_t n;
+	sigset_t all;
 
-	do
-		n = read(fd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0; /* the pipe closed at execve */
-	if (n != (ssize_t) sizeof(err) || err <= 0)
-		return -EIO;
-	return -err;
+	memset(&all, 0xff, sizeof(all));
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, ret_old, (size_t) (_NSIG / 8)) < 0)
+		return -errno;
+	return 0;
 }
 
-/* clone3 or fork, with every signal blocked across it; the child never returns. */
-static pid_t clone_child(const struct spawn_plan *plan, bool try_clone3, int *ret_pidfd)
+static void restore_signals(const sigset_t *old)
 {
-	sigset_t all, old;
-	pid_t pid = -1;
-	int pidfd = -EBADF, r;
+	(void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, (size_t) (_NSIG / 8));
+}
 
-	(void) sigfillset(&all);
-	r = pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (r != 0)
-		return -r;
+/* How much of the child's stack was written: the first non-zero byte from the bottom. */
+static size_t stack_used(const uint8_t *lo, const uint8_t *hi)
+{
+	const uint8_t *p = lo;
 
-	if (try_clone3) {
-		struct clone_args_v0 args = {
-			.flags = CLONE_PIDFD,
-			.pidfd = (uint64_t) (uintptr_t) &pidfd,
-			.exit_signal = SIGCHLD,
-		};
+	while (p < hi && *p == 0)
+		p++;
+	return (size_t) (hi - p);
+}
 
-		pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
-		if (pid < 0 && errno != ENOSYS) {
-			r = -errno;
-			goto out;
-		}
+/*
+ * clone(CLONE_VM | CLONE_VFORK [| CLONE_PIDFD]) with every signal blocked
+ * across it.  Returns once the child has exec'd or exited; *ret_pidfd is
+ * -EBADF if the kernel gave no pidfd (a kernel older than 5.2 ignores the
+ * flag; the caller opens one).
+ */
+static pid_t clone_child(struct spawn_plan *plan, bool clone_pidfd, size_t *ret_stack_used,
+			 int *ret_pidfd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = CHILD_STACK_SIZE + (size_t) page;
+	int flags = CLONE_VM | CLONE_VFORK | SIGCHLD, pidfd = -EBADF, r;
+	uint8_t *stack;
+	sigset_t old;
+	pid_t pid;
+
+	stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		     -1, 0);
+	if (stack == MAP_FAILED)
+		return -errno;
+	if (mprotect(stack, (size_t) page, PROT_NONE) < 0) { /* the guard: stacks grow down */
+		r = -errno;
+		(void) munmap(stack, size);
+		return r;
 	}
-	if (pid < 0)
-		pid = fork();
-	if (pid == 0)
-		child_exec(plan);
+	if (clone_pidfd)
+		flags |= CLONE_PIDFD;
+
+	r = block_all_signals(&old);
+	if (r < 0) {
+		(void) munmap(stack, size);
+		return r;
+	}
+	/* The pidfd comes back through parent_tid (clone(2), CLONE_PIDFD). */
+	pid = clone(child_main, stack + size, flags, plan, &pidfd, NULL, NULL);
 	r = pid < 0 ? -errno : 0;
-out:
-	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+	restore_signals(&old);
+
+	/* The child is done with the stack: it exec'd (a new mm) or exited. */
+	if (r == 0 && ret_stack_used)
+		*ret_stack_used = stack_used(stack + page, stack + size);
+	(void) munmap(stack, size);
 	if (r < 0)
 		return r;
-
-	if (pidfd < 0) {
-		/* fork(): our unreaped child, so the pid cannot have been reused. */
-		pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-		if (pidfd < 0) {
-			r = -errno;
-			(void) kill(pid, SIGKILL);
-			(void) waitpid(pid, NULL, 0);
-			return r;
-		}
-	}
 	*ret_pidfd = pidfd;
 	return pid;
 }
 
 int monitor_spawn_full(const char *program, const struct chan_fds *fds,
-		       const char *const *extra_env, bool try_clone3, struct monitor_proc *ret)
+		       const char *const *extra_env, bool clone_pidfd, size_t *ret_stack_used,
+		       struct monitor_proc *ret)
 {
-	_cleanup_close_ int pipe_r = -EBADF, pipe_w = -EBADF;
 	_cleanup_free_ char **envp = NULL;
 	struct spawn_plan plan;
-	int pipefd[2], pidfd = -EBADF, r;
+	int pidfd = -EBADF, saved_errno = errno, r;
 	pid_t pid;
 
 	assert_return(program && program[0] == '/', -EINVAL);
@@ -255,52 +289,62 @@ int monitor_spawn_full(const char *program, const struct chan_fds *fds,
 	r = build_envp(extra_env, &envp);
 	if (r < 0)
 		return r;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	pipe_r = pipefd[0];
-	pipe_w = pipefd[1];
 
 	plan = (struct spawn_plan){
 		.program = program,
 		.argv = {(char *) program, NULL},
 		.envp = envp,
 		.src = {fds->producer, fds->agent, fds->mon_bell, fds->agent_bell},
-		.err_fd = pipe_w,
 		.max_fd = sysconf(_SC_OPEN_MAX),
 		.parent = getpid(),
+		.err = ERR_NOT_EXECED,
 	};
 	if (plan.max_fd < 0)
 		plan.max_fd = 65536;
 
-	pid = clone_child(&plan, try_clone3, &pidfd);
+	pid = clone_child(&plan, clone_pidfd, ret_stack_used, &pidfd);
+	/* A seccomp filter may refuse the flag (EPERM, ENOSYS); an odd kernel, EINVAL. */
+	if (clone_pidfd && (pid == -EINVAL || pid == -ENOSYS || pid == -EPERM)) {
+		plan.err = ERR_NOT_EXECED;
+		pid = clone_child(&plan, false, ret_stack_used, &pidfd);
+	}
 	if (pid < 0)
 		return (int) pid;
-	pipe_w = safe_close(pipe_w); /* else our own copy keeps the pipe open */
 
-	r = read_exec_result(pipe_r);
-	if (r < 0) {
-		siginfo_t si;
-
+	if (plan.err != 0) {
 		/*
-		 * The child _exit()s right after writing, so reaping it does not
-		 * block for long.  SIGKILL first in case the read failed for a
-		 * reason of its own and the program is running after all.
+		 * Not executing: it exited after a failed step, or a signal
+		 * killed it before its execve().  Either way it is gone (the
+		 * vfork wait ended), so reaping does not block.  Our unreaped
+		 * child: its pid cannot have been reused.
 		 */
-		(void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		r = plan.err == ERR_NOT_EXECED ? -ECHILD : -plan.err;
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		safe_close(pidfd);
 		return r;
 	}
+	if (pidfd < 0) {
+		/* No CLONE_PIDFD: the same, by pid; still our unreaped child. */
+		pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0) {
+			r = -errno;
+			(void) kill(pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			return r;
+		}
+	}
 
 	*ret = (struct monitor_proc){.pid = pid, .pidfd = pidfd, .reaped = false};
+	errno = saved_errno; /* the child's failed sigaction() calls wrote it */
 	return 0;
 }
 
 int monitor_spawn(const char *program, const struct chan_fds *fds, const char *const *extra_env,
 		  struct monitor_proc *ret)
 {
-	return monitor_spawn_full(program, fds, extra_env, true, ret);
+	return monitor_spawn_full(program, fds, extra_env, true, NULL, ret);
 }
 
 int monitor_signal(const struct monitor_proc *p, int sig)

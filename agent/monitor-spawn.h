@@ -6,8 +6,10 @@
  * (docs/monitor-protocol.md, "Start").  The child gets the channel's four
  * fds as its fds 3 (producer page), 4 (agent page), 5 (monitor bell) and
  * 6 (agent bell), keeps 0-2, has every other fd closed, an empty signal
- * mask, every signal at its default action, a session of its own (so it
- * outlives the agent and its process group) and HAGENT_CHANNEL_FDS=3,4,5,6.
+ * mask, every signal at its default action, a session of its own (a
+ * signal to the agent's process group does not reach it), SIGTERM as its
+ * parent-death signal (it does not outlive the agent) and
+ * HAGENT_CHANNEL_FDS=3,4,5,6.
  *
  * Watching the pidfd: hagentd uses sd_event_add_io(pidfd, EPOLLIN) and calls
  * monitor_reap() from the callback.  Not sd_event_add_child_pidfd(): that
@@ -45,11 +47,15 @@ struct monitor_proc {
  *
  * 0 and *ret filled: the program is executing.  Errors of the execve()
  * come back as they are (-ENOENT, -EACCES, -ENOEXEC, ...), the child
- * already reaped; -EINVAL for a relative program or a bad extra_env entry
- * (no "=", or the key HAGENT_CHANNEL_FDS), -EBADF for a negative fd.
- * clone3(CLONE_PIDFD) where there is one, else (-ENOSYS, e.g. a seccomp
- * filter) fork() and pidfd_open().  The channel's fds may be any numbers,
- * 3-6 included, in any order; fds 0-2 are passed as they are.
+ * already reaped; -ECHILD if a signal killed the child before its execve();
+ * -EINVAL for a relative program or a bad extra_env entry (no "=", or the
+ * key HAGENT_CHANNEL_FDS), -EBADF for a negative fd.  The child shares the
+ * agent's memory until its execve() (clone() with CLONE_VM | CLONE_VFORK,
+ * as posix_spawn() does), so the cost does not grow with the agent's
+ * mappings or fds; CLONE_PIDFD gives the pidfd, or where the kernel or a
+ * seccomp filter refuses it, pidfd_open() of the still unreaped child.  The
+ * channel's fds may be any numbers, 3-6 included, in any order; fds 0-2 are
+ * passed as they are.
  */
 int monitor_spawn(const char *program, const struct chan_fds *fds, const char *const *extra_env,
 		  struct monitor_proc *ret);

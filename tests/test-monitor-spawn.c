@@ -6,7 +6,8 @@
  * dispositions, session, environment) is checked on the running monitor
  * through /proc and kcmp, and exactly at exec time by re-executing this
  * test binary as a probe (MONITOR_SPAWN_PROBE=<file>: it writes what it got
- * and exits).  Cases that spawn run twice: clone3, then fork + pidfd_open.
+ * and exits).  Cases that spawn run twice: clone(CLONE_VM | CLONE_VFORK |
+ * CLONE_PIDFD), then the fallback without CLONE_PIDFD (pidfd_open()).
  */
 #include <check.h>
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,14 +126,20 @@ static void block_signals(void)
 	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
 }
 
-static int spawn(const char *program, const struct chan_fds *fds, const char *const *env,
-		 bool clone3)
+static int spawn_used(const char *program, const struct chan_fds *fds, const char *const *env,
+		      bool clone_pidfd, size_t *ret_stack_used)
 {
-	int r = monitor_spawn_full(program, fds, env, clone3, &T.p);
+	int r = monitor_spawn_full(program, fds, env, clone_pidfd, ret_stack_used, &T.p);
 
 	if (r == 0 && spawned->n < MAX_SPAWNED)
 		spawned->pid[spawned->n++] = T.p.pid;
 	return r;
+}
+
+static int spawn(const char *program, const struct chan_fds *fds, const char *const *env,
+		 bool clone_pidfd)
+{
+	return spawn_used(program, fds, env, clone_pidfd, NULL);
 }
 
 /* ---- the agent end of the channel ---- */
@@ -370,13 +378,14 @@ static void probe_report(const char *out_path)
 {
 	extern char **environ;
 	char line[256], path[64];
-	int fds[MAX_FDS], n = 0, n_override = 0, cloexec[4];
+	int fds[MAX_FDS], n = 0, n_override = 0, cloexec[4], pdeathsig = -1;
 	struct dirent *de;
 	FILE *st, *out;
 	DIR *d;
 
 	for (int fd = 3; fd <= 6; fd++)
 		cloexec[fd - 3] = fcntl(fd, F_GETFD);
+	(void) prctl(PR_GET_PDEATHSIG, &pdeathsig);
 	d = opendir("/proc/self/fd");
 	if (!d)
 		_exit(2);
@@ -406,6 +415,7 @@ static void probe_report(const char *out_path)
 				(uint64_t) strtoull(line + 7, NULL, 16));
 	fclose(st);
 	fprintf(out, "own session %d\n", getsid(0) == getpid());
+	fprintf(out, "pdeathsig %d\n", pdeathsig);
 	for (int fd = 3; fd <= 6; fd++)
 		fprintf(out, "cloexec %d %d\n", fd, cloexec[fd - 3]);
 	fprintf(out, "HAGENT_CHANNEL_FDS=%s\nSPAWN_KEEP=%s\nSPAWN_OVERRIDE=%s %d\n",
@@ -419,6 +429,7 @@ static const char probe_expected[] = "fds 0 1 2 3 4 5 6\n"
 				     "SigBlk 0\n"
 				     "SigIgn 0\n"
 				     "own session 1\n"
+				     "pdeathsig 15\n"
 				     "cloexec 3 0\n"
 				     "cloexec 4 0\n"
 				     "cloexec 5 0\n"
@@ -430,8 +441,9 @@ static const char probe_expected[] = "fds 0 1 2 3 4 5 6\n"
 /*
  * Exactly what the program gets at exec: fds 0-6 and nothing else (3-6
  * without FD_CLOEXEC), no blocked and no ignored signal although we block
- * SIGTERM and SIGCHLD and ignore SIGPIPE and SIGUSR1, its own session, and
- * the environment: ours with HAGENT_CHANNEL_FDS replaced and extra_env on top.
+ * SIGTERM and SIGCHLD and ignore SIGPIPE and SIGUSR1, its own session,
+ * SIGTERM as its parent-death signal (kept across execve), and the environment: ours with
+ * HAGENT_CHANNEL_FDS replaced and extra_env on top.
  */
 START_TEST(test_probe)
 {
@@ -566,6 +578,166 @@ START_TEST(test_loop)
 }
 END_TEST
 
+/* ---- the child shares our memory until execve ---- */
+
+#define CANARY_SIZE 4096
+static uint8_t static_canary[CANARY_SIZE];
+
+static void canary_fill(uint8_t *p, uint8_t seed)
+{
+	for (size_t i = 0; i < CANARY_SIZE; i++)
+		p[i] = (uint8_t) (seed + i * 7);
+}
+
+static bool canary_intact(const uint8_t *p, uint8_t seed)
+{
+	for (size_t i = 0; i < CANARY_SIZE; i++)
+		if (p[i] != (uint8_t) (seed + i * 7))
+			return false;
+	return true;
+}
+
+/*
+ * The child runs on our memory (CLONE_VM) until its execve(): it must use
+ * its own stack and write nothing of ours.  Canaries in static memory, on
+ * the heap and in this frame, the spawn's inputs and our errno survive a
+ * spawn that execs and one whose execve() fails (the child's longest path);
+ * the child did run on the private stack (it wrote some of it), with a wide
+ * margin before the guard page.
+ */
+START_TEST(test_parent_memory)
+{
+	static const char *const env[] = {"SPAWN_A=1", "SPAWN_B=2", NULL};
+	const char *const env_ptrs[] = {env[0], env[1], NULL};
+	uint8_t stack_canary[CANARY_SIZE], *heap = malloc(CANARY_SIZE);
+	struct chan_fds f, f_copy;
+	size_t used = 0;
+
+	ck_assert_ptr_nonnull(heap);
+	canary_fill(static_canary, 1);
+	canary_fill(stack_canary, 2);
+	canary_fill(heap, 3);
+	block_signals();
+	chan_agent_fds(T.a, &f);
+	f_copy = f;
+
+	errno = EDOM;
+	ck_assert_int_eq(spawn_used(bin, &f, env, _i == 0, &used), 0);
+	ck_assert_int_eq(errno, EDOM);
+	ck_assert_uint_gt(used, 0);
+	ck_assert_uint_lt(used, 32 * 1024);
+	open_online(); /* it really got our channel and runs */
+	expect_killed(&T.p);
+	monitor_proc_done(&T.p);
+
+	used = 0;
+	ck_assert_int_eq(spawn_used("/nonexistent/hamon-test", &f, env, _i == 0, &used), -ENOENT);
+	ck_assert_uint_gt(used, 0);
+	ck_assert_uint_lt(used, 32 * 1024);
+
+	ck_assert(canary_intact(static_canary, 1));
+	ck_assert(canary_intact(stack_canary, 2));
+	ck_assert(canary_intact(heap, 3));
+	ck_assert_int_eq(memcmp(&f, &f_copy, sizeof(f)), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_eq(env[i], env_ptrs[i]);
+	ck_assert_str_eq(env[0], "SPAWN_A=1");
+	ck_assert_str_eq(env[1], "SPAWN_B=2");
+	free(heap);
+	expect_no_children();
+}
+END_TEST
+
+/*
+ * PR_SET_PDEATHSIG: a helper process spawns hamon-test and is SIGKILLed;
+ * the monitor must then die (SIGTERM: libhamon terminates and exits).
+ * Without the parent-death signal it would wait on its channel forever (we
+ * keep the channel open).  It is not our child (it goes to main(), the
+ * subreaper), so its pidfd says when it died, and main() reaps it.
+ */
+START_TEST(test_pdeathsig)
+{
+	struct {
+		pid_t monitor;
+		int r;
+	} *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct pollfd pfd = {.events = POLLIN};
+	struct chan_fds f;
+	pid_t helper;
+	int pipefd[2];
+	char c;
+
+	ck_assert_ptr_ne(sh, MAP_FAILED);
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	chan_agent_fds(T.a, &f);
+	helper = fork();
+	ck_assert_int_ge(helper, 0);
+	if (helper == 0) {
+		struct monitor_proc p = MONITOR_PROC_NULL;
+
+		sh->r = monitor_spawn_full(bin, &f, NULL, _i == 0, NULL, &p);
+		sh->monitor = p.pid;
+		if (sh->r == 0 && spawned->n < MAX_SPAWNED)
+			spawned->pid[spawned->n++] = p.pid;
+		(void) !write(pipefd[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	close(pipefd[0]);
+	ck_assert_int_eq(sh->r, 0);
+	pfd.fd = (int) syscall(SYS_pidfd_open, sh->monitor, 0);
+	ck_assert_int_ge(pfd.fd, 0);
+	open_online(); /* up and attached: its signal handling is libhamon's now */
+
+	ck_assert_int_eq(kill(helper, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(helper, NULL, 0), helper);
+	ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "the monitor outlived its parent");
+	close(pfd.fd);
+	if (waitpid(sh->monitor, NULL, 0) < 0) /* ours only with CK_FORK=no: main() is here */
+		ck_assert_int_eq(errno, ECHILD);
+	munmap(sh, sizeof(*sh));
+}
+END_TEST
+
+/*
+ * Many spawns in a row, the monitors kept running (their fds and our
+ * channel stay open, as in hagentd): every one attaches; then all killed.
+ */
+START_TEST(test_many)
+{
+	enum { N = 40 };
+	struct monitor_proc procs[N];
+	struct chan_agent *chans[N];
+	size_t n_fds = count_own_fds();
+
+	for (int k = 0; k < N; k++) {
+		struct chan_fds f;
+
+		ck_assert_int_eq(chan_agent_new(1, 100 + (uint64_t) k, &chans[k]), 0);
+		chan_agent_fds(chans[k], &f);
+		ck_assert_int_eq(spawn(bin, &f, NULL, _i == 0 ? true : k % 2 == 0), 0);
+		procs[k] = T.p;
+		T.p = MONITOR_PROC_NULL;
+	}
+	for (int k = 0; k < N; k++) {
+		struct chan_agent *saved = T.a;
+
+		T.a = chans[k];
+		open_online();
+		T.a = saved;
+	}
+	for (int k = 0; k < N; k++) {
+		expect_killed(&procs[k]);
+		monitor_proc_done(&procs[k]);
+		chans[k] = chan_agent_free(chans[k]);
+	}
+	expect_no_children();
+	ck_assert_uint_eq(count_own_fds(), n_fds);
+}
+END_TEST
+
 Suite *monitor_spawn_suite(void);
 
 Suite *monitor_spawn_suite(void)
@@ -573,7 +745,7 @@ Suite *monitor_spawn_suite(void)
 	Suite *s = suite_create("monitor-spawn");
 	TCase *tc;
 
-	/* Loop index 0: clone3; 1: fork + pidfd_open (test_loop: both, alternating). */
+	/* Loop index 0: CLONE_PIDFD; 1: pidfd_open() (test_loop, test_many: both, alternating). */
 	tc = tcase_create("spawn");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_hamon_test, 0, 2);
@@ -581,6 +753,9 @@ Suite *monitor_spawn_suite(void)
 	tcase_add_loop_test(tc, test_exec_errors, 0, 2);
 	tcase_add_loop_test(tc, test_collision, 0, 2);
 	tcase_add_loop_test(tc, test_loop, 0, 2);
+	tcase_add_loop_test(tc, test_parent_memory, 0, 2);
+	tcase_add_loop_test(tc, test_pdeathsig, 0, 2);
+	tcase_add_loop_test(tc, test_many, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
