@@ -116,14 +116,29 @@ struct chan_agent *chan_agent_free(struct chan_agent *a)
 	return NULL;
 }
 
-void chan_agent_fds(const struct chan_agent *a, struct chan_fds *ret)
+int chan_agent_fds(const struct chan_agent *a, struct chan_fds *ret)
 {
+	assert_return(a && ret, -EINVAL);
+	if (a->producer_fd < 0)
+		return -EBADF; /* chan_agent_release_memfds() was called */
 	*ret = (struct chan_fds){
 		.producer = a->producer_fd,
 		.agent = a->agent_fd,
 		.mon_bell = a->mon_bell,
 		.agent_bell = a->agent_bell,
 	};
+	return 0;
+}
+
+int chan_agent_release_memfds(struct chan_agent *a)
+{
+	assert_return(a, -EINVAL);
+	if (a->producer_fd < 0)
+		return -EBADF;
+	/* Our mappings hold the pages: nothing of ours needs the fds any more. */
+	a->producer_fd = safe_close(a->producer_fd);
+	a->agent_fd = safe_close(a->agent_fd);
+	return 0;
 }
 
 int chan_agent_bell_fd(const struct chan_agent *a)

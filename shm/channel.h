@@ -74,8 +74,20 @@ struct chan_agent;
 int chan_agent_new(uint32_t n_resources, uint64_t channel_id, struct chan_agent **ret);
 struct chan_agent *chan_agent_free(struct chan_agent *a);
 
-/* The fds to hand to the monitor (borrowed: still owned by the channel). */
-void chan_agent_fds(const struct chan_agent *a, struct chan_fds *ret);
+/*
+ * The fds to hand to the monitor (borrowed: still owned by the channel).
+ * -EBADF, *ret untouched, once chan_agent_release_memfds() was called.
+ */
+int chan_agent_fds(const struct chan_agent *a, struct chan_fds *ret);
+
+/*
+ * Once the monitor has its own copies of the fds (it was spawned): closes
+ * the channel's two memfds, which the agent needs only to hand over.  The
+ * pages stay mapped and work as before; the eventfds stay.  The agent then
+ * holds 2 fds per channel instead of 4.  0; -EBADF if already released (the
+ * fds can no longer be handed to anyone: a new monitor needs a new channel).
+ */
+int chan_agent_release_memfds(struct chan_agent *a);
 
 /* The fd to watch for EPOLLIN in the event loop (mon_bell). */
 int chan_agent_bell_fd(const struct chan_agent *a);

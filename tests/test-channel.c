@@ -1614,6 +1614,75 @@ START_TEST(test_abi_mismatch)
 }
 END_TEST
 
+/*
+ * Claim: once the monitor has its copies, the agent can close the channel's
+ * memfds and keep working through its mappings.  After the release the two
+ * memfds are closed and the eventfds are not; chan_agent_fds() and a second
+ * release refuse with -EBADF (*ret untouched); commands and statuses still
+ * go both ways, with the bells; and chan_agent_free() does not close the
+ * released numbers again (here they belong to someone else).
+ */
+START_TEST(test_release_memfds)
+{
+	struct chan_agent *a = agent_new(1);
+	_cleanup_(chan_monitor_freep) struct chan_monitor *m = monitor_attach(a);
+	struct chan_fds fds, after;
+	struct chan_status_body out[4], b = mk(CHAN_ST_ACCEPTED, CHAN_CLASS_TRANSITION, 0, 0, 0);
+	struct chan_command cmd;
+	int reuse[2], devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	uint64_t id;
+	size_t n;
+
+	ck_assert_int_ge(devnull, 0);
+	ck_assert_int_eq(chan_agent_fds(a, &fds), 0);
+	ck_assert_int_eq(chan_agent_release_memfds(a), 0);
+	ck_assert_int_eq(fcntl(fds.producer, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(fcntl(fds.agent, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_ge(fcntl(fds.mon_bell, F_GETFD), 0);
+	ck_assert_int_ge(fcntl(fds.agent_bell, F_GETFD), 0);
+	ck_assert_int_eq(chan_agent_bell_fd(a), fds.mon_bell);
+
+	memset(&after, 0x5a, sizeof(after));
+	ck_assert_int_eq(chan_agent_fds(a, &after), -EBADF);
+	for (size_t i = 0; i < sizeof(after); i++)
+		ck_assert_uint_eq(((const uint8_t *) &after)[i], 0x5a);
+	ck_assert_int_eq(chan_agent_release_memfds(a), -EBADF);
+
+	/* Both ways through the mappings. */
+	ck_assert_int_eq(
+		chan_agent_post(a, 0, CHAN_CLASS_TRANSITION, CHAN_OP_ONLINE, 0, NULL, 0, &id), 0);
+	ck_assert(readable(chan_monitor_bell_fd(m)));
+	ck_assert_int_eq(chan_monitor_read_command(m, 0, CHAN_CLASS_TRANSITION, &cmd), 1);
+	ck_assert_uint_eq(cmd.cmd_id, id);
+	ck_assert_uint_eq(cmd.op, CHAN_OP_ONLINE);
+	b.cmd_id = id;
+	ck_assert_int_eq(chan_agent_drain(a, out, ELEMENTSOF(out), &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(chan_agent_prepare_sleep(a), 0);
+	ck_assert_int_eq(chan_monitor_post(m, &b), 0);
+	ck_assert(readable(chan_agent_bell_fd(a)));
+	chan_agent_woken(a);
+	ck_assert_int_eq(chan_agent_drain(a, out, ELEMENTSOF(out), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(out[0].type, CHAN_ST_ACCEPTED);
+	ck_assert_uint_eq(out[0].cmd_id, id);
+
+	/* The released numbers go to new files; freeing the channel leaves those alone. */
+	reuse[0] = dup3(devnull, fds.producer, O_CLOEXEC);
+	reuse[1] = dup3(devnull, fds.agent, O_CLOEXEC);
+	ck_assert_int_eq(reuse[0], fds.producer);
+	ck_assert_int_eq(reuse[1], fds.agent);
+	a = chan_agent_free(a);
+	ck_assert_int_ge(fcntl(reuse[0], F_GETFD), 0);
+	ck_assert_int_ge(fcntl(reuse[1], F_GETFD), 0);
+	close(reuse[0]);
+	close(reuse[1]);
+	close(devnull);
+}
+END_TEST
+
 static Suite *channel_suite(void)
 {
 	Suite *s = suite_create("channel");
@@ -1622,6 +1691,7 @@ static Suite *channel_suite(void)
 	tc = tcase_create("commands");
 	tcase_add_test(tc, test_command_round_trip);
 	tcase_add_test(tc, test_terminate_independent);
+	tcase_add_test(tc, test_release_memfds);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("status");
