@@ -301,6 +301,10 @@ int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *gr
 		r = check_name("resource", name, err);
 	if (r >= 0)
 		r = find_group(o, group, &g, err);
+	if (r >= 0 && (config_name_check(type) < 0 || strcmp(type, ".") == 0 ||
+		       strcmp(type, "..") == 0))
+		r = fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			 "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < n_props; k++)

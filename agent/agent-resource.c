@@ -490,9 +490,14 @@ static void act_execute(struct agent_res *r, const struct res_action *a)
 		break;
 	case RES_ACT_PUBLISH:
 		model_res(r)->state_change_ns = real_ns();
-		log_info("Resource %s: %s -> %s.", res_name(r),
-			 res_state_to_string(a->publish.from),
-			 res_state_to_string(a->publish.state));
+		if (a->publish.state == HAGENT_RESOURCE_FAILED && r->fsm.last_error < 0)
+			log_full_errno(LOG_WARNING, r->fsm.last_error, "Resource %s: %s -> %s: %m.",
+				       res_name(r), res_state_to_string(a->publish.from),
+				       res_state_to_string(a->publish.state));
+		else
+			log_info("Resource %s: %s -> %s.", res_name(r),
+				 res_state_to_string(a->publish.from),
+				 res_state_to_string(a->publish.state));
 		if (r->n_published < ELEMENTSOF(r->published)) {
 			r->published[r->n_published].state = a->publish.state;
 			r->published[r->n_published].seq = a->publish.seq;

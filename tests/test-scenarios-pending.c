@@ -726,7 +726,7 @@ START_TEST(s17_online_access_denied)
 	for (size_t i = 0; i < n && i < ELEMENTSOF(ev); i++)
 		failed += ev[i].state == HAGENT_RESOURCE_FAILED;
 	ck_assert_uint_eq(failed, 2);
-	ck_assert(scn_log_contains("Resource r: online-pending -> failed."));
+	ck_assert(scn_log_contains("Resource r: online-pending -> failed: Permission denied."));
 	ck_assert(scn_log_contains("r: failure 1 in the restart window: restart"));
 	ck_assert(scn_log_contains("r: failure 2 in the restart window: stay-failed"));
 }
@@ -1121,27 +1121,14 @@ static Suite *suite(void)
 		{"bad_flags", bad_flags},
 		{"bad_duplicate_keys", bad_duplicate_keys},
 		{"bad_out_of_range", bad_out_of_range},
-	};
-	/*
-	 * DISABLED_CASES: they fail against the current product; run them
-	 * with SCN_RUN_DISABLED=1.
-	 *   s04: hagentd shows every Online as OnlinePending first
-	 *        (docs/resource-fsm.md, decision 1): two RESOURCE_STATE
-	 *        events where the scenario wants one.
-	 */
-	const struct scn_case disabled_cases[] = {
 		{"s04_online_sync_one_event", s04_online_sync_one_event},
 	};
 	Suite *s = suite_create("scenarios-pending");
-	const char *all = getenv("SCN_RUN_DISABLED");
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
 		scn_tcase_add(s, cases[i].name, cases[i].fn, 30);
 	if (geteuid() == 0)
 		scn_tcase_add(s, "bad_access_denied", bad_access_denied, 30);
-	if (all && strcmp(all, "1") == 0)
-		for (size_t i = 0; i < ELEMENTSOF(disabled_cases); i++)
-			scn_tcase_add(s, disabled_cases[i].name, disabled_cases[i].fn, 30);
 	return s;
 }
 
