@@ -40,6 +40,12 @@ struct deferred_call {
 	bool online;
 };
 
+/* A ControlResource call waiting for the monitor's answer. */
+struct deferred_control {
+	sd_bus_message *call;
+	uint32_t code;
+};
+
 struct agent_control {
 	sd_event *event;
 	sd_event_source *io;
@@ -51,6 +57,7 @@ struct agent_control {
 	struct control_conn *conns;
 	unsigned n_conns, n_unprivileged;
 	struct deferred_call *deferred; /* by resource index */
+	struct deferred_control *controls;
 	size_t n_deferred;
 };
 
@@ -279,6 +286,56 @@ static void on_deferred_reply(void *userdata, size_t i, int error, uint32_t win3
 	sd_bus_message_unref(m);
 }
 
+static void on_control_answer(void *userdata, size_t i, int result, const uint8_t *data, size_t len)
+{
+	struct agent_control *ctl = userdata;
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *m, *reply = NULL;
+	int r;
+
+	if (i >= ctl->n_deferred || !ctl->controls[i].call)
+		return;
+	m = TAKE_PTR(ctl->controls[i].call);
+	r = agent_ops_control_reply(ctl->ops, i, ctl->controls[i].code, result, &err);
+	if (r < 0)
+		r = sd_bus_reply_method_error(m, &err);
+	else {
+		r = sd_bus_message_new_method_return(m, &reply);
+		if (r >= 0)
+			r = sd_bus_message_append_array(reply, 'y', data, result > 0 ? len : 0);
+		if (r >= 0)
+			r = sd_bus_send(NULL, reply, NULL);
+	}
+	if (r < 0)
+		log_debug_errno(r, "Failed to answer a control call: %m");
+	sd_bus_message_unref(reply);
+	sd_bus_error_free(&err);
+	sd_bus_message_unref(m);
+}
+
+static int method_control_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
+{
+	struct control_conn *c = userdata;
+	const void *in = NULL;
+	const char *name;
+	size_t len = 0, i = 0;
+	uint32_t code;
+	int r;
+
+	r = check_access(c, err);
+	if (r >= 0)
+		r = sd_bus_message_read(m, "su", &name, &code);
+	if (r >= 0)
+		r = sd_bus_message_read_array(m, 'y', &in, &len);
+	if (r >= 0)
+		r = agent_ops_resource_control(c->ctl->ops, name, code, in, len, &i, err);
+	if (r < 0)
+		return r;
+	/* agent-resource allows one control code at a time per resource: the slot is free. */
+	c->ctl->controls[i] = (struct deferred_control){sd_bus_message_ref(m), code};
+	return 1;
+}
+
 static int method_online_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
 	struct control_conn *c = userdata;
@@ -339,6 +396,9 @@ static const sd_bus_vtable control_vtable[] = {
 	SD_BUS_METHOD_WITH_ARGS("OfflineResource", SD_BUS_ARGS("s", name, "u", flags),
 				SD_BUS_RESULT("u", result, "i", state, "u", state_seq),
 				method_offline_resource, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ControlResource", SD_BUS_ARGS("s", name, "u", code, "ay", input),
+				SD_BUS_RESULT("ay", output), method_control_resource,
+				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };
 
@@ -506,7 +566,8 @@ int agent_control_new(sd_event *e, const char *runtime_dir, const struct control
 	ctl->ops = ops;
 	ctl->n_deferred = ops->model->max_resources;
 	ctl->deferred = calloc(ctl->n_deferred ?: 1, sizeof(*ctl->deferred));
-	if (!ctl->deferred)
+	ctl->controls = calloc(ctl->n_deferred ?: 1, sizeof(*ctl->controls));
+	if (!ctl->deferred || !ctl->controls)
 		return -ENOMEM;
 	r = sd_id128_randomize(&ctl->server_id);
 	if (r < 0)
@@ -523,6 +584,7 @@ int agent_control_new(sd_event *e, const char *runtime_dir, const struct control
 	if (r < 0)
 		return r;
 	agent_resources_set_reply_handler(ops->resources, on_deferred_reply, ctl);
+	agent_resources_set_control_handler(ops->resources, on_control_answer, ctl);
 	*ret = TAKE_PTR(ctl);
 	return 0;
 }
@@ -531,11 +593,18 @@ struct agent_control *agent_control_free(struct agent_control *ctl)
 {
 	if (!ctl)
 		return NULL;
-	if (ctl->ops && ctl->deferred)
+	if (ctl->ops && ctl->deferred) {
 		agent_resources_set_reply_handler(ctl->ops->resources, NULL, NULL);
-	for (size_t i = 0; ctl->deferred && i < ctl->n_deferred; i++)
-		sd_bus_message_unref(ctl->deferred[i].call); /* the connections close next */
+		agent_resources_set_control_handler(ctl->ops->resources, NULL, NULL);
+	}
+	for (size_t i = 0; i < ctl->n_deferred; i++) { /* the connections close next */
+		if (ctl->deferred)
+			sd_bus_message_unref(ctl->deferred[i].call);
+		if (ctl->controls)
+			sd_bus_message_unref(ctl->controls[i].call);
+	}
 	free(ctl->deferred);
+	free(ctl->controls);
 	while (ctl->conns)
 		conn_free(ctl->conns);
 	ctl->io = sd_event_source_disable_unref(ctl->io);

@@ -301,8 +301,8 @@ int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *gr
 		r = check_name("resource", name, err);
 	if (r >= 0)
 		r = find_group(o, group, &g, err);
-	if (r >= 0 && (config_name_check(type) < 0 || strcmp(type, ".") == 0 ||
-		       strcmp(type, "..") == 0))
+	if (r >= 0 &&
+	    (config_name_check(type) < 0 || strcmp(type, ".") == 0 || strcmp(type, "..") == 0))
 		r = fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
 			 "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
 	if (r < 0)
@@ -510,6 +510,70 @@ static int request_reply(struct agent_ops *o, size_t i, bool online, bool deferr
 	default:
 		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
 			    strerror(-error));
+	}
+}
+
+int agent_ops_resource_control(struct agent_ops *o, const char *name, uint32_t code, const void *in,
+			       size_t len, size_t *ret_index, sd_bus_error *err)
+{
+	struct agent_resource *mr;
+	size_t i = 0;
+	int r;
+
+	r = check_ready(o, err);
+	if (r >= 0)
+		r = find_resource(o, name, &i, err);
+	if (r < 0)
+		return r;
+	mr = &o->model->resources[i];
+	r = agent_resources_control(o->resources, i, code, in, len);
+	switch (r) {
+	case 0:
+		*ret_index = i;
+		return 1;
+	case -E2BIG:
+		return fail(err, CONTROL_ERROR_TOO_BIG,
+			    "Resource '%s': the input of a control code is at most %zu bytes.",
+			    mr->name, (size_t) CHAN_ARGS_MAX - sizeof(code));
+	case -ENOTCONN:
+		return fail(err, CONTROL_ERROR_INVALID_STATE,
+			    "Resource '%s' is %s and has no open monitor to ask.", mr->name,
+			    state_name(mr->state));
+	case -EBUSY:
+		return fail(err, CONTROL_ERROR_BUSY,
+			    "Resource '%s' is answering another control code; try again.",
+			    mr->name);
+	case -ESHUTDOWN:
+		return fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
+	default:
+		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
+			    strerror(-r));
+	}
+}
+
+int agent_ops_control_reply(struct agent_ops *o, size_t i, uint32_t code, int result,
+			    sd_bus_error *err)
+{
+	const struct agent_resource *mr = &o->model->resources[i];
+
+	switch (result) {
+	case -EOPNOTSUPP:
+		return fail(err, CONTROL_ERROR_NOT_SUPPORTED,
+			    "Resource '%s' does not handle control code 0x%x.", mr->name, code);
+	case -ETIMEDOUT:
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Resource '%s': no answer to control code 0x%x within DeadlockTimeout.",
+			    mr->name, code);
+	case -ECONNRESET:
+		return fail(err, CONTROL_ERROR_FAILED,
+			    "Resource '%s': its monitor went away before it answered control code "
+			    "0x%x.",
+			    mr->name, code);
+	default:
+		if (result >= 0)
+			return 0;
+		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': control code 0x%x: %s.",
+			    mr->name, code, strerror(-result));
 	}
 }
 

@@ -57,6 +57,16 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 			      sd_bus_error *err);
 int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
 			       struct agent_ops_result *ret, sd_bus_error *err);
+/*
+ * ResourceControl: posts code with its input to the resource's monitor and
+ * returns 1 with *ret_index; agent_ops_control_reply() makes the answer.
+ */
+int agent_ops_resource_control(struct agent_ops *o, const char *name, uint32_t code, const void *in,
+			       size_t len, size_t *ret_index, sd_bus_error *err);
+/* 0: code >= 0 bytes of answer are valid; else the error, for resource i and its code. */
+int agent_ops_control_reply(struct agent_ops *o, size_t i, uint32_t code, int result,
+			    sd_bus_error *err);
+
 /* The deferred reply of resource i's online (or offline) request, from the state machine's. */
 int agent_ops_deferred_reply(struct agent_ops *o, size_t i, bool online, int error,
 			     struct agent_ops_result *ret, sd_bus_error *err);

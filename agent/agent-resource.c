@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/param.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@
 #define DRAIN_BATCH	    16
 #define EVENT_QUEUE_MAX	    8
 #define TIMER_ACCURACY_USEC 1000
+#define START_BATCH	    16 /* resources started per event loop iteration at start */
 
 struct agent_resources;
 struct agent_res;
@@ -56,7 +58,9 @@ struct agent_res {
 	uint64_t rejected_seen;
 	struct agent_monitor *mon; /* current; NULL: none */
 	struct res_timer_ctx timers[_RES_TIMER_MAX];
-	int spawn_error; /* why the last monitor could not start, 0 if it did */
+	int spawn_error;     /* why the last monitor could not start, 0 if it did */
+	uint64_t control_id; /* the outstanding CONTROL command, 0: none */
+	sd_event_source *control_timer;
 
 	/* Events produced while executing actions, handled after them. */
 	struct res_event queue[EVENT_QUEUE_MAX];
@@ -84,8 +88,12 @@ struct agent_resources {
 	uint64_t channel_ids;
 	bool stopping;
 	sd_event_source *stop_timer;
+	sd_event_source *start_source; /* starts the loaded resources, a batch per loop iteration */
+	size_t start_next;
 	agent_reply_fn reply_fn; /* deferred replies of quiet requests */
 	void *reply_userdata;
+	agent_control_fn control_fn; /* answers of control codes */
+	void *control_userdata;
 };
 
 static uint64_t mono_ns(void)
@@ -183,9 +191,35 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	return 0;
 }
 
+/* The outstanding control command ended: code (bytes or -errno) and its answer. */
+static void control_finish(struct agent_res *r, int code, const uint8_t *data, size_t len)
+{
+	struct agent_resources *rs = r->rs;
+
+	if (r->control_id == 0)
+		return;
+	r->control_id = 0;
+	(void) sd_event_source_set_enabled(r->control_timer, SD_EVENT_OFF);
+	if (rs->control_fn)
+		rs->control_fn(rs->control_userdata, r->index, code, data, len);
+}
+
+/* A status of the CONTROL class: the answer to the outstanding command, or stale. */
+static void control_answer(struct agent_res *r, const struct chan_status_body *b)
+{
+	if (b->type != CHAN_ST_DONE)
+		return; /* ACCEPTED */
+	if (b->cmd_id != r->control_id) {
+		log_debug("Resource %s: a stale control answer; ignored.", res_name(r));
+		return;
+	}
+	control_finish(r, b->code, b->detail, MIN((size_t) b->detail_len, sizeof(b->detail)));
+}
+
 /* Closes the channel and its sources. */
 static void channel_close(struct agent_res *r)
 {
+	control_finish(r, -ECONNRESET, NULL, 0);
 	r->bell_source = sd_event_source_disable_unref(r->bell_source);
 	r->drain_source = sd_event_source_disable_unref(r->drain_source);
 	r->chan = chan_agent_free(r->chan);
@@ -237,6 +271,10 @@ static void channel_drain(struct agent_res *r)
 	for (size_t i = 0; i < n; i++) {
 		struct res_event ev;
 
+		if (buf[i].cls == CHAN_CLASS_CONTROL) { /* the state machine never posts these */
+			control_answer(r, &buf[i]);
+			continue;
+		}
 		if (res_event_from_status(&buf[i], &ev) < 0) {
 			log_debug("Resource %s: ignoring a status of type %u.", res_name(r),
 				  buf[i].type);
@@ -614,6 +652,7 @@ static void res_timers_free(struct agent_res *r)
 {
 	for (unsigned t = 0; t < _RES_TIMER_MAX; t++)
 		r->timers[t].source = sd_event_source_disable_unref(r->timers[t].source);
+	r->control_timer = sd_event_source_disable_unref(r->control_timer);
 }
 
 /*
@@ -770,17 +809,44 @@ int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m
 	return 0;
 }
 
-void agent_resources_start(struct agent_resources *rs)
+/* Starts up to n loaded resources (all if n is 0); true when none is left. */
+static bool start_some(struct agent_resources *rs, size_t n)
 {
-	rs->started = true;
-	for (size_t i = 0; i < rs->model->n_resources; i++) {
-		struct agent_res *r = &rs->res[i];
+	for (size_t done = 0; rs->start_next < rs->model->n_resources && (n == 0 || done < n);) {
+		struct agent_res *r = &rs->res[rs->start_next++];
 
 		if (!r->active)
 			continue;
 		res_run(r, &(struct res_event){.kind = RES_EV_START});
 		if (r->active && model_res(r)->persistent_state == CONFIG_TARGET_ONLINE)
 			res_run(r, &(struct res_event){.kind = RES_EV_REQ_ONLINE});
+		done++;
+	}
+	return rs->start_next >= rs->model->n_resources;
+}
+
+static int on_start_batch(sd_event_source *s, void *userdata)
+{
+	struct agent_resources *rs = userdata;
+
+	if (rs->stopping || start_some(rs, START_BATCH))
+		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	return 0;
+}
+
+void agent_resources_start(struct agent_resources *rs)
+{
+	int k;
+
+	rs->started = true;
+	rs->start_next = 0;
+	/* In batches, so that readers, the control API and the watchdog are served meanwhile. */
+	k = sd_event_add_defer(rs->event, &rs->start_source, on_start_batch, rs);
+	if (k >= 0) /* a defer source is one-shot unless told otherwise */
+		k = sd_event_source_set_enabled(rs->start_source, SD_EVENT_ON);
+	if (k < 0) {
+		log_warning_errno(k, "Failed to start the resources in batches, starting all: %m");
+		(void) start_some(rs, 0);
 	}
 }
 
@@ -853,6 +919,63 @@ int agent_resources_props_changed(struct agent_resources *rs, size_t i, const ch
 		log_error_errno(k, "Resource %s: failed to publish its properties: %m",
 				res_name(r));
 	return 0;
+}
+
+static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct agent_res *r = userdata;
+
+	(void) s, (void) usec;
+	log_warning("Resource %s: no answer to a control code within DeadlockTimeout.",
+		    res_name(r));
+	control_finish(r, -ETIMEDOUT, NULL, 0);
+	return 0;
+}
+
+int agent_resources_control(struct agent_resources *rs, size_t i, uint32_t code, const void *in,
+			    size_t len)
+{
+	struct agent_res *r = &rs->res[i];
+	uint8_t args[CHAN_ARGS_MAX];
+	uint64_t deadline = res_after_ms(mono_ns(), r->fsm.props.deadlock_timeout_ms), id;
+	int k;
+
+	assert(i < rs->model->n_resources && r->active);
+	if (rs->stopping)
+		return -ESHUTDOWN;
+	if (len > CHAN_ARGS_MAX - sizeof(code))
+		return -E2BIG;
+	if (!r->chan || !r->mon || !r->fsm.opened || r->fsm.deleting)
+		return -ENOTCONN;
+	if (r->control_id != 0)
+		return -EBUSY;
+	memcpy(args, &code, sizeof(code));
+	if (len > 0)
+		memcpy(args + sizeof(code), in, len);
+	k = chan_agent_post(r->chan, 0, CHAN_CLASS_CONTROL, CHAN_OP_CONTROL, deadline, args,
+			    (uint32_t) (sizeof(code) + len), &id);
+	if (k < 0)
+		return k;
+	if (!r->control_timer)
+		k = sd_event_add_time(rs->event, &r->control_timer, CLOCK_MONOTONIC,
+				      (deadline + 999) / 1000, TIMER_ACCURACY_USEC,
+				      on_control_timeout, r);
+	else {
+		k = sd_event_source_set_time(r->control_timer, (deadline + 999) / 1000);
+		if (k >= 0)
+			k = sd_event_source_set_enabled(r->control_timer, SD_EVENT_ONESHOT);
+	}
+	if (k < 0)
+		return k; /* the command runs, but nobody would answer the caller */
+	r->control_id = id;
+	return 0;
+}
+
+void agent_resources_set_control_handler(struct agent_resources *rs, agent_control_fn fn,
+					 void *userdata)
+{
+	rs->control_fn = fn;
+	rs->control_userdata = userdata;
 }
 
 bool agent_resources_closing(const struct agent_resources *rs, size_t group)
@@ -932,6 +1055,7 @@ struct agent_resources *agent_resources_free(struct agent_resources *rs)
 		res_timers_free(&rs->res[i]);
 	}
 	rs->stop_timer = sd_event_source_disable_unref(rs->stop_timer);
+	rs->start_source = sd_event_source_disable_unref(rs->start_source);
 	free(rs->res);
 	free(rs->monitor_dir);
 	sd_event_unref(rs->event);

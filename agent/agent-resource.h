@@ -38,7 +38,9 @@ int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m
 /*
  * Starts every resource (a monitor and OPEN each), and asks for Online those
  * whose persistent state is online (queued by the state machine until OPEN
- * is done).  Failures to start one resource show as that resource Failed.
+ * is done), START_BATCH per event loop iteration from now on, so that the
+ * loop keeps serving meanwhile.  Failures to start one resource show as that
+ * resource Failed.
  */
 void agent_resources_start(struct agent_resources *rs);
 
@@ -64,6 +66,20 @@ int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event
 typedef void (*agent_reply_fn)(void *userdata, size_t i, int error, uint32_t win32);
 void agent_resources_set_reply_handler(struct agent_resources *rs, agent_reply_fn fn,
 				       void *userdata);
+
+/*
+ * Posts control code with its input (at most CHAN_ARGS_MAX - 4 bytes) to
+ * resource i's monitor; the answer (bytes, or -errno) comes through the
+ * control handler, or -ETIMEDOUT after DeadlockTimeout, or -ECONNRESET if
+ * the monitor goes first.  -ENOTCONN: no open monitor; -EBUSY: a control
+ * code runs already; -E2BIG; -ESHUTDOWN: stopping.
+ */
+int agent_resources_control(struct agent_resources *rs, size_t i, uint32_t code, const void *in,
+			    size_t len);
+typedef void (*agent_control_fn)(void *userdata, size_t i, int code, const uint8_t *data,
+				 size_t len);
+void agent_resources_set_control_handler(struct agent_resources *rs, agent_control_fn fn,
+					 void *userdata);
 
 /* Resource i's common properties changed in the model: tell its state machine, publish. */
 int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key);

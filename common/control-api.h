@@ -36,6 +36,7 @@
 #define CONTROL_ERROR_FULL	       "org.hagent.Error.Full"
 #define CONTROL_ERROR_NOT_READY	       "org.hagent.Error.NotReady"
 #define CONTROL_ERROR_FAILED	       "org.hagent.Error.Failed"
+#define CONTROL_ERROR_NOT_SUPPORTED    "org.hagent.Error.NotSupported"
 
 /* Register with sd_bus_error_add_map() before the first call. */
 static const sd_bus_error_map control_error_map[] = {
@@ -54,5 +55,6 @@ static const sd_bus_error_map control_error_map[] = {
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_FULL, ENOSPC),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_NOT_READY, EAGAIN),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_FAILED, EIO),
+	SD_BUS_ERROR_MAP(CONTROL_ERROR_NOT_SUPPORTED, EOPNOTSUPP),
 	SD_BUS_ERROR_MAP_END,
 };

@@ -222,6 +222,31 @@ void entry_probe(struct hamon_resource *r, const struct hamon_job *job)
 	status_answer(r, job->cls, job->cmd.cmd_id, CHAN_ST_DONE, k > 0 ? 1 : 0, 0);
 }
 
+/* The library's answer to a control code the implementation left to it (-EOPNOTSUPP). */
+static int control_default(struct hamon_resource *r, uint32_t code, uint8_t *out, size_t out_size)
+{
+	uint32_t v;
+
+	if (out_size < sizeof(v))
+		return -EOPNOTSUPP;
+	(void) pthread_mutex_lock(&r->ctx->lock);
+	switch (code) {
+	case HAMON_CONTROL_GET_STATE:
+		v = (uint32_t) r->state;
+		break;
+	case HAMON_CONTROL_GET_FLAGS:
+		v = (atomic_load(&r->failure_fd_used) ? HAMON_CONTROL_F_FAILURE_FD : 0) |
+		    (r->opened ? HAMON_CONTROL_F_OPENED : 0);
+		break;
+	default:
+		(void) pthread_mutex_unlock(&r->ctx->lock);
+		return -EOPNOTSUPP;
+	}
+	(void) pthread_mutex_unlock(&r->ctx->lock);
+	memcpy(out, &v, sizeof(v));
+	return (int) sizeof(v);
+}
+
 void entry_control(struct hamon_resource *r, const struct hamon_job *job)
 {
 	const struct hamon_ops *ops = &r->ctx->ops;
@@ -239,12 +264,15 @@ void entry_control(struct hamon_resource *r, const struct hamon_job *job)
 		k = -EINVAL;
 	} else if (!get_instance(r, &instance)) {
 		k = -ENODEV;
-	} else if (!ops->control) {
-		k = -EOPNOTSUPP;
 	} else {
 		memcpy(&code, job->cmd.args, sizeof(code));
-		k = ops->control(r, instance, code, job->cmd.args + HAMON_CONTROL_HDR,
-				 job->cmd.args_len - HAMON_CONTROL_HDR, b.detail, sizeof(b.detail));
+		k = ops->control
+			    ? ops->control(r, instance, code, job->cmd.args + HAMON_CONTROL_HDR,
+					   job->cmd.args_len - HAMON_CONTROL_HDR, b.detail,
+					   sizeof(b.detail))
+			    : -EOPNOTSUPP;
+		if (k == -EOPNOTSUPP) /* "do the default" */
+			k = control_default(r, code, b.detail, sizeof(b.detail));
 	}
 	b.code = k;
 	if (k > 0)

@@ -499,6 +499,25 @@ START_TEST(stop_kills_a_hung_monitor)
 }
 END_TEST
 
+/* More resources than one start batch: all of them come up, and the agent answers meanwhile. */
+START_TEST(start_in_batches)
+{
+	struct scn_reply rep;
+	char name[32];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "r%02d", i);
+		scn_seed_resource(name, "g", NULL, NULL, 0, true);
+	}
+	scn_agent_start();
+	ck_assert_int_eq(scn_add_group("during-start", &rep), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "r%02d", i);
+		scn_wait_state(name, HAGENT_RESOURCE_ONLINE, 2 * SCN_WAIT_MS);
+	}
+}
+END_TEST
+
 static Suite *control_api_suite(void)
 {
 	Suite *s = suite_create("control-api");
@@ -519,6 +538,7 @@ static Suite *control_api_suite(void)
 	scn_tcase_add(s, "many_clients_at_once", many_clients_at_once, 60);
 	scn_tcase_add(s, "types_come_from_monitor_programs", types_come_from_monitor_programs, 30);
 	scn_tcase_add(s, "stop_kills_a_hung_monitor", stop_kills_a_hung_monitor, 30);
+	scn_tcase_add(s, "start_in_batches", start_in_batches, 60);
 	return s;
 }
 

@@ -78,6 +78,25 @@ static const char *wd(void)
 }
 
 /* Waits up to WAIT_MS for the pidfile; the command's pid. */
+/*
+ * PIDFILE_CMD's shell has exec'd sleep: until then it may hold the
+ * redirection's descriptor, and the checks of the command's fds would race it.
+ */
+static bool exec_done(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone: the caller's checks will say so */
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "sleep", 5) == 0;
+}
+
 static pid_t read_pidfile(void)
 {
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -196,6 +215,10 @@ START_TEST(test_run_stop)
 	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 0);
 	online_ok();
 	pid = read_pidfile(); /* written in WorkingDirectory */
+	for (uint64_t t1 = now_ns(CLOCK_MONOTONIC); !exec_done(pid);) {
+		ck_assert_msg(ms_since(t1) < WAIT_MS, "the command did not exec sleep");
+		sleep_ms(5);
+	}
 	ck_assert_int_eq(probe(CHAN_CLASS_IS_ALIVE), 1);
 	ck_assert_int_eq(probe(CHAN_CLASS_LOOKS_ALIVE), 1);
 	ck_assert_int_eq(kill(pid, 0), 0);

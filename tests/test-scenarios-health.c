@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hagent/hamon.h"
 #include "test-scenario-util.h"
 
 #define NS_PER_MS UINT64_C(1000000)
@@ -313,12 +314,94 @@ START_TEST(s25_monitor_killed_while_pending)
 }
 END_TEST
 
+/* ControlResource(name, code, input): 0 and the answer in out, or the error in *rep. */
+static int control(const char *name, uint32_t code, const void *in, size_t len, uint8_t *out,
+		   size_t *out_len, struct scn_reply *rep)
+{
+	sd_bus_message *m = scn_method_new("ControlResource"), *reply = NULL;
+	const void *data;
+	size_t n;
+	int r;
+
+	ck_assert_int_ge(sd_bus_message_append(m, "su", name, code), 0);
+	ck_assert_int_ge(sd_bus_message_append_array(m, 'y', in, len), 0);
+	r = scn_method_send(m, rep, &reply);
+	if (r < 0)
+		return r;
+	ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &data, &n), 0);
+	ck_assert_uint_le(n, 12);
+	memcpy(out, data, n);
+	*out_len = n;
+	sd_bus_message_unref(reply);
+	return 0;
+}
+
 /*
- * 26. ResourceControl: libhamon and hamon-test have a control entry point,
- * but neither the control API nor the state machine has a way to issue a
- * control code (no ResourceControl method, no CONTROL post), so there is no
- * default handling to observe.  No case: listed in the report.
+ * 26. The implementation returns ERROR_INVALID_FUNCTION (-EOPNOTSUPP) for a
+ * code: the monitor's default handling (libhamon) answers it.  hamon-test
+ * handles only 0x100 (echo) and leaves everything else to the default.
  */
+START_TEST(s26_control_default_handling)
+{
+	uint8_t out[12];
+	uint32_t v;
+	size_t n;
+	struct scn_reply rep;
+	struct scn_mark mark;
+
+	seed("r", "g", NULL, 0, true);
+	scn_agent_start();
+	scn_wait_state("r", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
+	mark = scn_mark_take();
+
+	/* Left to the default: the state as the monitor knows it. */
+	ck_assert_int_eq(control("r", HAMON_CONTROL_GET_STATE, NULL, 0, out, &n, &rep), 0);
+	ck_assert_uint_eq(n, sizeof(v));
+	memcpy(&v, out, sizeof(v));
+	ck_assert_uint_eq(v, HAMON_STATE_ONLINE);
+	ck_assert_uint_eq(scn_record_count("r", "control 0x1"), 1); /* it was asked first */
+	ck_assert_int_eq(control("r", HAMON_CONTROL_GET_FLAGS, NULL, 0, out, &n, &rep), 0);
+	memcpy(&v, out, sizeof(v));
+	ck_assert_uint_eq(v, HAMON_CONTROL_F_OPENED); /* open, no failure fd declared */
+	/* Handled by the implementation. */
+	ck_assert_int_eq(control("r", 0x100, "hello", 5, out, &n, &rep), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(memcmp(out, "hello", 5), 0);
+	/* Neither: ERROR_INVALID_FUNCTION reaches the client. */
+	ck_assert_int_lt(control("r", 0x999, NULL, 0, out, &n, &rep), 0);
+	scn_assert_error(&rep, CONTROL_ERROR_NOT_SUPPORTED, -EOPNOTSUPP);
+	ck_assert_msg(strstr(rep.message, "0x999"), "%s", rep.message);
+	/* Bad input. */
+	ck_assert_int_lt(control("nope", 1, NULL, 0, out, &n, &rep), 0);
+	scn_assert_error(&rep, CONTROL_ERROR_NOT_FOUND, -ENOENT);
+	{
+		uint8_t big[989] = {0};
+
+		ck_assert_int_lt(control("r", 0x100, big, sizeof(big), out, &n, &rep), 0);
+		scn_assert_error(&rep, CONTROL_ERROR_TOO_BIG, -E2BIG);
+	}
+	/* A control code changes nothing the segment shows. */
+	scn_mark_assert_unchanged(mark);
+	ck_assert_uint_eq(scn_record_count("r", "control 0x999"), 1);
+	scn_agent_stop();
+}
+END_TEST
+
+/* 26, continued: a resource whose monitor is not open cannot be asked. */
+START_TEST(s26_control_needs_an_open_monitor)
+{
+	uint8_t out[12];
+	size_t n;
+	struct scn_reply rep;
+
+	seed("r", "g", (const struct config_prop[]){{"OpenError", "5"}}, 1, false);
+	scn_agent_start();
+	scn_wait_state("r", HAGENT_RESOURCE_FAILED, SCN_WAIT_MS);
+	ck_assert_int_lt(control("r", HAMON_CONTROL_GET_STATE, NULL, 0, out, &n, &rep), 0);
+	scn_assert_error(&rep, CONTROL_ERROR_INVALID_STATE, -EBUSY);
+	scn_agent_stop();
+}
+END_TEST
 
 /* ---- Failure detection & policy: 27-37 ---- */
 
@@ -929,6 +1012,8 @@ static Suite *suite(void)
 		{"s23_offline_on_failed_stops_restarts", s23_offline_on_failed_stops_restarts},
 		{"s24_deadlock_recycles_monitor", s24_deadlock_recycles_monitor},
 		{"s25_monitor_killed_while_pending", s25_monitor_killed_while_pending},
+		{"s26_control_default_handling", s26_control_default_handling},
+		{"s26_control_needs_an_open_monitor", s26_control_needs_an_open_monitor},
 		{"s27_looks_alive_false_runs_is_alive_before_next",
 		 s27_looks_alive_false_runs_is_alive_before_next},
 		{"s28_looks_alive_false_is_alive_true_stays_online",

@@ -411,7 +411,7 @@ START_TEST(s11_wrong_report_rejected)
 	uint64_t settle_ns;
 
 	scn_seed_resource("r", "g", NULL,
-			  SCN_PROPS({"PendingTimeout", "2500"}, {"OnlineDelay", "1000"},
+			  SCN_PROPS({"PendingTimeout", "4000"}, {"OnlineDelay", "1000"},
 				    {"OnlineResult", "wrong"}, {"RestartAction", "0"},
 				    {"RecordFile", scn_record_path()}),
 			  true);

@@ -72,10 +72,21 @@ enum hamon_state {
  *              hamon_set_resource_status).  Must be idempotent.
  * looks_alive: cheap check.  1 alive, 0 not (is_alive follows), -errno = 0.
  * is_alive:    thorough check.  1 alive, 0 failed, -errno = 0.
- * control:     a control code from a client.  Returns the number of bytes
- *              written to out, or -errno (-EOPNOTSUPP: unknown code).
- *              out_size is 12 for now: the answer carries at most 12 bytes.
+ * control:     a control code from a client (hagentd's ControlResource, the
+ *              seeds' ResourceControl).  Returns the number of bytes
+ *              written to out, or -errno.  -EOPNOTSUPP (the seeds'
+ *              ERROR_INVALID_FUNCTION: "do the default") lets the library
+ *              answer the HAMON_CONTROL_* codes below itself; for any other
+ *              code the client gets -EOPNOTSUPP.  A NULL control is the same
+ *              as one that always returns -EOPNOTSUPP.  out_size is 12 for
+ *              now: the answer carries at most 12 bytes.
  */
+
+/* Control codes libhamon answers when the implementation does not (little-endian u32s). */
+#define HAMON_CONTROL_GET_STATE	   0x1u /* the state as the library knows it: enum hamon_state */
+#define HAMON_CONTROL_GET_FLAGS	   0x2u /* HAMON_CONTROL_F_* */
+#define HAMON_CONTROL_F_FAILURE_FD 0x1u /* the implementation declared its failure fd */
+#define HAMON_CONTROL_F_OPENED	   0x2u /* open() succeeded and close() has not run */
 struct hamon_ops {
 	size_t size; /* sizeof(struct hamon_ops): lets the struct grow compatibly */
 	int (*open)(hamon_resource *r, void **ret_instance);

@@ -723,6 +723,25 @@ static int test_is_alive(hamon_resource *r _unused_, void *instance)
 	return probe(t, &t->s.is_alive);
 }
 
+/*
+ * HAMON_TEST_CONTROL_ECHO answers its input (at most out_size bytes); every
+ * other code is left to libhamon's default handling (-EOPNOTSUPP).
+ */
+#define HAMON_TEST_CONTROL_ECHO 0x100u
+
+static int test_control(hamon_resource *r _unused_, void *instance, uint32_t code, const void *in,
+			size_t in_len, void *out, size_t out_size)
+{
+	struct tres *t = instance;
+	size_t n = in_len < out_size ? in_len : out_size;
+
+	record(t, "control 0x%x", code);
+	if (code != HAMON_TEST_CONTROL_ECHO)
+		return -EOPNOTSUPP;
+	memcpy(out, in, n);
+	return (int) n;
+}
+
 static const struct hamon_ops ops = {
 	.size = sizeof(struct hamon_ops),
 	.open = test_open,
@@ -732,6 +751,7 @@ static const struct hamon_ops ops = {
 	.terminate = test_terminate,
 	.looks_alive = test_looks_alive,
 	.is_alive = test_is_alive,
+	.control = test_control,
 };
 
 int main(int argc, char *argv[])
