@@ -102,6 +102,22 @@ static int find_resource(const struct agent_ops *o, const char *name, size_t *re
 	return 0;
 }
 
+/* The prologue of every method on an existing object: not stopping, and found. */
+static int ready_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
+{
+	int r = check_ready(o, err);
+
+	return r < 0 ? r : find_group(o, name, ret, err);
+}
+
+static int ready_resource(const struct agent_ops *o, const char *name, size_t *ret,
+			  sd_bus_error *err)
+{
+	int r = check_ready(o, err);
+
+	return r < 0 ? r : find_resource(o, name, ret, err);
+}
+
 static const char *state_name(int32_t state)
 {
 	return hagent_resource_state_to_string(state) ?: "in an unknown state";
@@ -179,9 +195,7 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 	size_t g = 0;
 	int r;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_group(o, name, &g, err);
+	r = ready_group(o, name, &g, err);
 	if (r < 0)
 		return r;
 	grp = &o->model->groups[g];
@@ -199,8 +213,8 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 	}
 	if (grp->n_members > 0)
 		return fail(err, CONTROL_ERROR_NOT_EMPTY,
-			    "Group '%s' still has %zu resources; remove them first.", grp->name,
-			    grp->n_members);
+			    "Group '%s' still has %zu resource%s; remove them first.", grp->name,
+			    grp->n_members, grp->n_members == 1 ? "" : "s");
 	r = config_store_group_remove(o->store, grp->name);
 	if (r == -ENOTEMPTY || r == -ENOENT) /* the store and the model disagree */
 		return fail(err, CONTROL_ERROR_FAILED,
@@ -374,15 +388,13 @@ int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t fl
 	size_t i = 0;
 	int r, error;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_resource(o, name, &i, err);
+	r = ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	if (flags & ~CONTROL_FLAG_FORCE)
 		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "Resource '%s': unknown flags 0x%x for RemoveResource.", name,
-			    flags & ~CONTROL_FLAG_FORCE);
+			    "Resource '%s': unknown flags 0x%x for RemoveResource.",
+			    o->model->resources[i].name, flags & ~CONTROL_FLAG_FORCE);
 	mr = &o->model->resources[i];
 	if (!(flags & CONTROL_FLAG_FORCE) &&
 	    (mr->state == HAGENT_RESOURCE_ONLINE || res_state_is_pending(mr->state)))
@@ -416,9 +428,7 @@ int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct c
 	size_t i = 0;
 	int r;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_resource(o, name, &i, err);
+	r = ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	name = o->model->resources[i].name;
@@ -520,9 +530,7 @@ int agent_ops_resource_control(struct agent_ops *o, const char *name, uint32_t c
 	size_t i = 0;
 	int r;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_resource(o, name, &i, err);
+	r = ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];
@@ -605,9 +613,7 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 	size_t i = 0;
 	int r, error;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_resource(o, name, &i, err);
+	r = ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];
@@ -638,9 +644,7 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 	size_t i = 0;
 	int r, error;
 
-	r = check_ready(o, err);
-	if (r >= 0)
-		r = find_resource(o, name, &i, err);
+	r = ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];

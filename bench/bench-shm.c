@@ -712,7 +712,7 @@ static int writer_bench_init(struct writer_bench *wb)
 	wb->records_offset = h->records_offset;
 	wb->scratch_size = h->records_offset + (uint64_t) (h->max_resources + h->max_groups) *
 						       sizeof(struct shm_record);
-	r = memfd_new_sealed("hagent-bench-floor", wb->scratch_size, false, &map);
+	r = memfd_new_sealed("hagent-bench-floor", wb->scratch_size, wb->scratch_size, false, &map);
 	if (r < 0)
 		return r;
 	(void) safe_close(r); /* the mapping is all the floor needs */
@@ -1025,7 +1025,8 @@ static int ring_run_bare(const struct budget *bud, struct ring_result *ret)
 	r = ctl_new(&ctl);
 	if (r < 0)
 		return r;
-	r = memfd_new_sealed("hagent-bench-ring", sizeof(struct bare_ring), false, &map);
+	r = memfd_new_sealed("hagent-bench-ring", sizeof(struct bare_ring),
+			     sizeof(struct bare_ring), false, &map);
 	if (r < 0)
 		return r;
 	fd = r;

@@ -65,7 +65,7 @@ int chan_agent_new(uint32_t n_resources, uint64_t channel_id, struct chan_agent 
 	a->reg_wait_pos = UINT64_MAX;
 
 	/* The monitor's page: size-sealed before the monitor ever sees it. */
-	r = memfd_new_sealed("hagent-chan-producer", sizeof(struct chan_producer_page), false,
+	r = memfd_new_sealed("hagent-chan-producer", sizeof(struct chan_producer_page), 0, false,
 			     NULL);
 	if (r < 0)
 		return r;
@@ -77,7 +77,11 @@ int chan_agent_new(uint32_t n_resources, uint64_t channel_id, struct chan_agent 
 	a->prod = map;
 
 	/* Our page: initialised through our mapping, then sealed against other writers. */
-	r = memfd_new_sealed("hagent-chan-agent", sizeof(struct chan_agent_page), true, &map);
+	/* Only the mailboxes of its n_resources are ever written: the rest stays unallocated. */
+	r = memfd_new_sealed("hagent-chan-agent", sizeof(struct chan_agent_page),
+			     offsetof(struct chan_agent_page, cmds) +
+				     n_resources * sizeof(struct chan_res_cmds),
+			     true, &map);
 	if (r < 0)
 		return r;
 	a->agent_fd = r;

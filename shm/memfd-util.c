@@ -2,11 +2,20 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "memfd-util.h"
 
-int memfd_new_sealed(const char *name, size_t size, bool future_write, void **ret_map)
+static long page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+
+	return p > 0 ? p : 4096;
+}
+
+int memfd_new_sealed(const char *name, size_t size, size_t populate, bool future_write,
+		     void **ret_map)
 {
 	_cleanup_close_ int fd = -EBADF;
 	void *map = MAP_FAILED;
@@ -25,9 +34,13 @@ int memfd_new_sealed(const char *name, size_t size, bool future_write, void **re
 		return -errno;
 
 	if (ret_map) {
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+		map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | (populate >= size ? MAP_POPULATE : 0), fd, 0);
 		if (map == MAP_FAILED)
 			return -errno;
+		/* Touch each page of the prefix: allocated now, zero as before. */
+		for (size_t off = 0; populate < size && off < populate; off += (size_t) page_size())
+			((volatile char *) map)[off] = 0;
 	}
 
 	seals = F_SEAL_SEAL | (future_write ? F_SEAL_FUTURE_WRITE : 0);

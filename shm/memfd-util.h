@@ -12,12 +12,16 @@
 
 /*
  * Creates a memfd of size bytes (zero-filled), sealed against shrink and
- * grow.  If ret_map is non-NULL it is mapped read-write and populated first.
+ * grow.  If ret_map is non-NULL it is mapped read-write and its first
+ * populate bytes (all of it if populate >= size) are allocated at once, so
+ * that writing them later cannot fault for memory; the rest costs nothing
+ * until it is touched.
  * If future_write is true, F_SEAL_FUTURE_WRITE is added after the mapping:
  * the creator's mapping keeps working, every other writer is refused.
  * Finally F_SEAL_SEAL.  Returns the fd or a negative errno.
  */
-int memfd_new_sealed(const char *name, size_t size, bool future_write, void **ret_map);
+int memfd_new_sealed(const char *name, size_t size, size_t populate, bool future_write,
+		     void **ret_map);
 
 /* Checks that fd is a memfd with at least the size seals; returns its size in *ret_size. */
 int memfd_check_sealed(int fd, size_t *ret_size);

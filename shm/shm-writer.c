@@ -101,7 +101,7 @@ int shm_writer_new(const struct shm_params *p, struct shm_writer **ret)
 		return -ENOMEM;
 	w->fd = -EBADF;
 
-	r = memfd_new_sealed("hagent-state", size, true, &map);
+	r = memfd_new_sealed("hagent-state", size, size, true, &map);
 	if (r < 0)
 		return r;
 	w->fd = r;

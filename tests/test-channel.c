@@ -1480,7 +1480,7 @@ END_TEST
 static int fake_page(size_t size, void (*edit)(struct chan_agent_page *))
 {
 	void *map;
-	int fd = memfd_new_sealed("fake-agent", size, true, &map);
+	int fd = memfd_new_sealed("fake-agent", size, size, true, &map);
 
 	ck_assert_int_ge(fd, 0);
 	if (size >= sizeof(struct chan_agent_page)) {
@@ -1586,7 +1586,7 @@ START_TEST(test_abi_mismatch)
 	safe_close(fds.agent);
 
 	fds = real;
-	fds.producer = memfd_new_sealed("fake-producer", sizeof(struct chan_producer_page) + 64,
+	fds.producer = memfd_new_sealed("fake-producer", sizeof(struct chan_producer_page) + 64, 0,
 					false, NULL);
 	ck_assert_int_ge(fds.producer, 0);
 	EXPECT_ATTACH(&fds, -EBADMSG);
@@ -1683,6 +1683,41 @@ START_TEST(test_release_memfds)
 }
 END_TEST
 
+/*
+ * The agent page holds mailboxes for CHAN_MAX_RESOURCES, but a channel for
+ * one resource allocates only the header and that resource's mailboxes: the
+ * rest of the memfd stays unallocated (mincore), and a monitor still reads
+ * every mailbox it may (zeroes).
+ */
+START_TEST(test_agent_page_allocated_for_its_resources)
+{
+	struct chan_agent *a = agent_new(1);
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t size = sizeof(struct chan_agent_page), used, pages;
+	unsigned char vec[64];
+	struct chan_fds fds;
+	void *map;
+
+	ck_assert_int_gt(ps, 0);
+	pages = (size + (size_t) ps - 1) / (size_t) ps;
+	ck_assert_uint_le(pages, sizeof(vec));
+	used = offsetof(struct chan_agent_page, cmds) + sizeof(struct chan_res_cmds);
+	ck_assert_int_eq(chan_agent_fds(a, &fds), 0);
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fds.agent, 0);
+	ck_assert(map != MAP_FAILED);
+	ck_assert_int_eq(mincore(map, size, vec), 0);
+	for (size_t i = 0; i < pages; i++) {
+		if (i * (size_t) ps < used)
+			ck_assert_msg(vec[i] & 1, "page %zu of the used part is not allocated", i);
+		else
+			ck_assert_msg(!(vec[i] & 1), "page %zu past the used part is allocated", i);
+	}
+	ck_assert_uint_gt(pages * (size_t) ps, used + 8 * (size_t) ps); /* a real saving */
+	munmap(map, size);
+	chan_agent_free(a);
+}
+END_TEST
+
 static Suite *channel_suite(void)
 {
 	Suite *s = suite_create("channel");
@@ -1723,6 +1758,7 @@ static Suite *channel_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seals");
+	tcase_add_test(tc, test_agent_page_allocated_for_its_resources);
 	tcase_add_test(tc, test_seals);
 	tcase_add_test(tc, test_abi_mismatch);
 	suite_add_tcase(s, tc);

@@ -740,7 +740,7 @@ END_TEST
 	"Monitor PID:      1240\n"                                                                 \
 	"Restart count:    1\n"                                                                    \
 	"Last error:       none\n"                                                                 \
-	"Persistent state: 0\n"                                                                    \
+	"Persistent state: offline\n"                                                              \
 	"State changed:    -\n"                                                                    \
 	"Pending deadline: -\n"                                                                    \
 	"Dependencies:     web-ip\n"                                                               \
@@ -769,7 +769,7 @@ START_TEST(test_show_resource)
 	RUN(&r, "show", "web-ip");
 	assert_ok(&r);
 	assert_out_has(&r, "\nState changed:    2023-11-14T22:13:20.123Z\n");
-	assert_out_has(&r, "\nPersistent state: 1\n");
+	assert_out_has(&r, "\nPersistent state: online\n");
 	assert_out_has(&r, "\nProperties:       -\n");
 	RUN(&r, "show", WEIRD_RES);
 	assert_ok(&r);
@@ -787,7 +787,7 @@ END_TEST
 	"Sequence:         12\n"                                                                   \
 	"Members:          2\n"                                                                    \
 	"Failover count:   0\n"                                                                    \
-	"Persistent state: 0\n"                                                                    \
+	"Persistent state: offline\n"                                                              \
 	"State changed:    -\n"                                                                    \
 	"Dependencies:     -\n"                                                                    \
 	"Properties:       -\n"                                                                    \

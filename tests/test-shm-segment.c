@@ -1302,7 +1302,7 @@ static int fake_segment(size_t size, int field)
 	void *map;
 	int fd;
 
-	fd = memfd_new_sealed("hagent-fake", size, true, &map);
+	fd = memfd_new_sealed("hagent-fake", size, size, true, &map);
 	ck_assert_int_ge(fd, 0);
 	memcpy(map, real, size < real->segment_size ? size : real->segment_size);
 	h = map;

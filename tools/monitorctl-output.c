@@ -223,6 +223,12 @@ int status_print(FILE *f, const struct status_view *v)
 
 #define KEY_WIDTH 18 /* "Persistent state: " */
 
+/* The persistent (target) state: 0 offline, 1 online (config-store.h). */
+static const char *persistent_name(int32_t v)
+{
+	return v == 1 ? "online" : v == 0 ? "offline" : "unknown";
+}
+
 static void key_put(FILE *f, const char *key)
 {
 	fprintf(f, "%-*s", KEY_WIDTH, key);
@@ -356,7 +362,7 @@ static void resource_print(FILE *f, const struct resource_view *v)
 		kv_str(f, "Monitor PID:", "-");
 	kv_fmt(f, "Restart count:", "%" PRIu32, r->restart_count);
 	kv_error(f, r->last_error);
-	kv_fmt(f, "Persistent state:", "%" PRId32, r->persistent_state);
+	kv_fmt(f, "Persistent state:", "%s", persistent_name(r->persistent_state));
 	kv_realtime(f, "State changed:", r->state_change_ns);
 	kv_deadline(f, "Pending deadline:", r->pending_deadline_ns);
 	dependencies_print(f, v);
@@ -381,7 +387,7 @@ static int group_print(FILE *f, const struct group_view *v)
 	kv_fmt(f, "Sequence:", "%" PRIu32, g->state_seq);
 	kv_fmt(f, "Members:", "%zu", v->n_members);
 	kv_fmt(f, "Failover count:", "%" PRIu32, g->failover_count);
-	kv_fmt(f, "Persistent state:", "%" PRId32, g->persistent_state);
+	kv_fmt(f, "Persistent state:", "%s", persistent_name(g->persistent_state));
 	kv_realtime(f, "State changed:", g->state_change_ns);
 	kv_str(f, "Dependencies:", v->dependency_expression.data ?: "");
 	kv_properties(f, &v->properties);
