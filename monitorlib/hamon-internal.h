@@ -30,7 +30,7 @@
  */
 #define HAMON_CONTROL_HDR sizeof(uint32_t)
 
-#define HAMON_HEARTBEAT_MS 100 /* dispatcher wake-up period: heartbeat */
+#define HAMON_HEARTBEAT_MS 1000 /* dispatcher wake-up period: heartbeat (diagnostics; idle cost) */
 
 /* A command handed to a worker.  cmd.cmd_id == 0: internal, nothing is answered. */
 struct hamon_job {
