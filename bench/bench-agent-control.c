@@ -316,7 +316,7 @@ static int control_run_once(const struct bench_env *env, const char *statedir,
 	return r;
 }
 
-int bench_control(const struct bench_env *env, struct areport *rep)
+int bench_control(const struct bench_env *env, struct report *rep)
 {
 	_cleanup_free_ struct control_run *cr = calloc(1, sizeof(*cr));
 	struct series online50 = {}, online99 = {}, reply50 = {}, floor50 = {}, floor99 = {};
@@ -342,10 +342,10 @@ int bench_control(const struct bench_env *env, struct areport *rep)
 		if (missing) {
 			printf("control API: hagentd has no %s: not measured\n",
 			       CONTROL_SOCKET_NAME);
-			anote(rep,
-			      "control API: not measured: hagentd (%s) does not serve "
-			      "<runtime-dir>/%s yet.",
-			      env->hagentd, CONTROL_SOCKET_NAME);
+			report_note(rep,
+				    "control API: not measured: hagentd (%s) does not serve "
+				    "<runtime-dir>/%s yet.",
+				    env->hagentd, CONTROL_SOCKET_NAME);
 			return 0;
 		}
 		series_add(&online50, percentile(cr->v[C_ONLINE], cr->n[C_ONLINE], 50));
@@ -354,16 +354,17 @@ int bench_control(const struct bench_env *env, struct areport *rep)
 		series_add(&floor50, percentile(cr->v[C_FLOOR], cr->n[C_FLOOR], 50));
 		series_add(&floor99, percentile(cr->v[C_FLOOR], cr->n[C_FLOOR], 99));
 	}
-	arow_add(rep, "control: OnlineResource → Online in segment, p50", AU_US,
-		 series_median(&online50), series_median(&floor50), "< 1 ms");
-	arow_add(rep, "control: OnlineResource → Online in segment, p99", AU_US,
-		 series_median(&online99), series_median(&floor99), NULL);
-	arow_add(rep, "control: OnlineResource reply, p50", AU_US, series_median(&reply50),
-		 series_median(&floor50), NULL);
-	anote(rep,
-	      "control: %u OnlineResource calls per run on an Offline test resource (monitor "
-	      "open, no spawn), each undone by OfflineResource; state dir on %s. Floor: a p2p "
-	      "sd-bus call to a trivial server plus one fdatasync of 4 KiB there.",
-	      env->fault_samples, env->base);
+	report_row(rep, "control: OnlineResource → Online in segment, p50", UNIT_US,
+		   series_median(&online50), series_median(&floor50), "< 1 ms");
+	report_row(rep, "control: OnlineResource → Online in segment, p99", UNIT_US,
+		   series_median(&online99), series_median(&floor99), NULL);
+	report_row(rep, "control: OnlineResource reply, p50", UNIT_US, series_median(&reply50),
+		   series_median(&floor50), NULL);
+	report_note(
+		rep,
+		"control: %u OnlineResource calls per run on an Offline test resource (monitor "
+		"open, no spawn), each undone by OfflineResource; state dir on %s. Floor: a p2p "
+		"sd-bus call to a trivial server plus one fdatasync of 4 KiB there.",
+		env->fault_samples, env->base);
 	return 0;
 }

@@ -326,7 +326,7 @@ static int fault_run_once(struct fault_ctx *c, const char *statedir, struct faul
 	return r;
 }
 
-int bench_fault(const struct bench_env *env, struct areport *rep)
+int bench_fault(const struct bench_env *env, struct report *rep)
 {
 	static const struct {
 		const char *metric;
@@ -375,13 +375,14 @@ int bench_fault(const struct bench_env *env, struct areport *rep)
 		}
 	}
 	for (size_t i = 0; i < ELEMENTSOF(rows); i++)
-		arow_add(rep, rows[i].metric, AU_US, series_median(&s[i][0]),
-			 series_median(&s[i][1]), rows[i].target);
-	anote(rep,
-	      "detect/recover: %u kills of each kind per run, RestartDelay=0; times from just "
-	      "before kill() to the writer's timestamp of the Failed / next Online event in the "
-	      "segment. Floor: SIGKILL of a paused child until its pidfd polls readable; for "
-	      "recover, then posix_spawn of /bin/true until it exited.",
-	      env->fault_samples);
+		report_row(rep, rows[i].metric, UNIT_US, series_median(&s[i][0]),
+			   series_median(&s[i][1]), rows[i].target);
+	report_note(
+		rep,
+		"detect/recover: %u kills of each kind per run, RestartDelay=0; times from just "
+		"before kill() to the writer's timestamp of the Failed / next Online event in the "
+		"segment. Floor: SIGKILL of a paused child until its pidfd polls readable; for "
+		"recover, then posix_spawn of /bin/true until it exited.",
+		env->fault_samples);
 	return 0;
 }

@@ -359,7 +359,7 @@ int scale_run(const struct bench_env *env, const char *statedir, bool with_ctl,
 
 /* ---- items 3 to 5 ---- */
 
-int bench_scale(const struct bench_env *env, struct areport *rep)
+int bench_scale(const struct bench_env *env, struct report *rep)
 {
 	struct series online = {}, spawn = {}, f_run = {}, f_spawn = {}, ctl = {}, f_ctl = {},
 		      rss = {}, f_rss = {}, pss_sum = {}, pss_per = {}, f_pss = {};
@@ -403,22 +403,23 @@ int bench_scale(const struct bench_env *env, struct areport *rep)
 		base = res;
 	}
 	(void) snprintf(m, sizeof(m), "%u resources: hagentd start → all Online", n);
-	arow_add(rep, m, AU_MS, series_median(&online), series_median(&f_run), NULL);
+	report_row(rep, m, UNIT_MS, series_median(&online), series_median(&f_run), NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: spawn part (all have a monitor)", n);
-	arow_add(rep, m, AU_MS, series_median(&spawn), series_median(&f_spawn), NULL);
+	report_row(rep, m, UNIT_MS, series_median(&spawn), series_median(&f_spawn), NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: monitorctl status --json", n);
-	arow_add(rep, m, AU_MS, series_median(&ctl), series_median(&f_ctl), NULL);
+	report_row(rep, m, UNIT_MS, series_median(&ctl), series_median(&f_ctl), NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: hagentd VmRSS", n);
-	arow_add(rep, m, AU_MIB, series_median(&rss), series_median(&f_rss), NULL);
+	report_row(rep, m, UNIT_MIB, series_median(&rss), series_median(&f_rss), NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: monitors' PSS, sum", n);
-	arow_add(rep, m, AU_MIB, series_median(&pss_sum), NAN, NULL);
+	report_row(rep, m, UNIT_MIB, series_median(&pss_sum), NAN, NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: PSS per monitor", n);
-	arow_add(rep, m, AU_KIB, series_median(&pss_per), series_median(&f_pss), NULL);
-	anote(rep,
-	      "%u resources (type test, instant, groups of %u), seeded before hagentd starts. "
-	      "Floors: %u × posix_spawn of /bin/true (the loop; until all exited); monitorctl "
-	      "--version; hagentd with no resources and the same segment; the PSS of an idle "
-	      "sleep. Each monitor has %u threads; hagentd holds %u fds.",
-	      n, GROUP_SIZE, n, base.threads_per_monitor, base.agent_fds);
+	report_row(rep, m, UNIT_KIB, series_median(&pss_per), series_median(&f_pss), NULL);
+	report_note(
+		rep,
+		"%u resources (type test, instant, groups of %u), seeded before hagentd starts. "
+		"Floors: %u × posix_spawn of /bin/true (the loop; until all exited); monitorctl "
+		"--version; hagentd with no resources and the same segment; the PSS of an idle "
+		"sleep. Each monitor has %u threads; hagentd holds %u fds.",
+		n, GROUP_SIZE, n, base.threads_per_monitor, base.agent_fds);
 	return scale_steps(env, &base, rep);
 }

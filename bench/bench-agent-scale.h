@@ -50,4 +50,4 @@ int scale_seed(const struct bench_env *env, uint32_t n, char statedir[BENCH_PATH
 int scale_run(const struct bench_env *env, const char *statedir, bool with_ctl,
 	      struct scale_result *res);
 /* Item 6: the larger counts of env->scale_steps, from base (the item 3 run). */
-int scale_steps(const struct bench_env *env, const struct scale_result *base, struct areport *rep);
+int scale_steps(const struct bench_env *env, const struct scale_result *base, struct report *rep);

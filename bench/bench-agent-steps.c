@@ -69,22 +69,22 @@ static void predict(const struct scale_result *base, const struct scale_result *
 				need_fds, (double) base->agent_fds / base->n, base->agent_nofile);
 }
 
-static void step_rows(struct areport *rep, const struct scale_result *res, double floor_spawn_ms,
+static void step_rows(struct report *rep, const struct scale_result *res, double floor_spawn_ms,
 		      double floor_run_ms, double floor_rss_kib)
 {
 	char m[72];
 
 	(void) snprintf(m, sizeof(m), "%u resources: hagentd start → all Online", res->n);
-	arow_add(rep, m, AU_MS, res->online_ms, floor_run_ms, NULL);
+	report_row(rep, m, UNIT_MS, res->online_ms, floor_run_ms, NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: spawn part (all have a monitor)", res->n);
-	arow_add(rep, m, AU_MS, res->spawn_ms, floor_spawn_ms, NULL);
+	report_row(rep, m, UNIT_MS, res->spawn_ms, floor_spawn_ms, NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: hagentd VmRSS", res->n);
-	arow_add(rep, m, AU_MIB, res->rss_kib / 1024, floor_rss_kib / 1024, NULL);
+	report_row(rep, m, UNIT_MIB, res->rss_kib / 1024, floor_rss_kib / 1024, NULL);
 	(void) snprintf(m, sizeof(m), "%u resources: monitors' PSS, sum", res->n);
-	arow_add(rep, m, AU_MIB, res->pss_sum_kib / 1024, NAN, NULL);
+	report_row(rep, m, UNIT_MIB, res->pss_sum_kib / 1024, NAN, NULL);
 }
 
-int scale_steps(const struct bench_env *env, const struct scale_result *base, struct areport *rep)
+int scale_steps(const struct bench_env *env, const struct scale_result *base, struct report *rep)
 {
 	struct scale_result last = *base; /* the largest count that came all Online */
 
@@ -98,10 +98,10 @@ int scale_steps(const struct bench_env *env, const struct scale_result *base, st
 		result_init(&res, n);
 		predict(base, &last, n, res.why, sizeof(res.why), risk, sizeof(risk));
 		if (risk[0])
-			anote(rep, "%u resources: expected to fail: %s.", n, risk);
+			report_note(rep, "%u resources: expected to fail: %s.", n, risk);
 		if (res.why[0]) {
 			printf("scale %u: %s\n", n, res.why);
-			anote(rep, "%u resources: %s.", n, res.why);
+			report_note(rep, "%u resources: %s.", n, res.why);
 			step_rows(rep, &res, NAN, NAN, NAN);
 			continue;
 		}
@@ -120,20 +120,22 @@ int scale_steps(const struct bench_env *env, const struct scale_result *base, st
 			return r;
 		if (r < 0) {
 			printf("scale %u: stopped: %s\n", n, res.why);
-			anote(rep, "%u resources: stopped: %s.", n, res.why);
+			report_note(rep, "%u resources: stopped: %s.", n, res.why);
 			if (!isnan(res.pss_sum_kib))
-				anote(rep,
-				      "%u resources, where it stopped: hagentd VmRSS %.0f MiB, "
-				      "monitors' PSS %.0f MiB (%.0f KiB each).",
-				      n, res.rss_kib / 1024, res.pss_sum_kib / 1024,
-				      res.pss_per_kib);
+				report_note(
+					rep,
+					"%u resources, where it stopped: hagentd VmRSS %.0f MiB, "
+					"monitors' PSS %.0f MiB (%.0f KiB each).",
+					n, res.rss_kib / 1024, res.pss_sum_kib / 1024,
+					res.pss_per_kib);
 		} else {
 			printf("scale %u: all Online in %.0f ms\n", n, res.online_ms);
-			anote(rep,
-			      "%u resources: %.0f KiB PSS per monitor, %u threads per monitor, "
-			      "hagentd %u fds (limit %" PRIu64 ").",
-			      n, res.pss_per_kib, res.threads_per_monitor, res.agent_fds,
-			      res.agent_nofile);
+			report_note(
+				rep,
+				"%u resources: %.0f KiB PSS per monitor, %u threads per monitor, "
+				"hagentd %u fds (limit %" PRIu64 ").",
+				n, res.pss_per_kib, res.threads_per_monitor, res.agent_fds,
+				res.agent_nofile);
 			last = res;
 		}
 		(void) fflush(stdout);

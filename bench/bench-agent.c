@@ -270,13 +270,13 @@ int main(int argc, char *argv[])
 {
 	static const struct {
 		const char *name;
-		int (*run)(const struct bench_env *env, struct areport *rep);
+		int (*run)(const struct bench_env *env, struct report *rep);
 	} parts[] = {
 		{"failure detection and recovery", bench_fault},
 		{"start, monitorctl, memory, scale", bench_scale},
 		{"control API", bench_control},
 	};
-	_cleanup_free_ struct areport *rep = calloc(1, sizeof(*rep));
+	_cleanup_free_ struct report *rep = calloc(1, sizeof(*rep));
 	struct bench_env env;
 	int r;
 
@@ -316,6 +316,6 @@ int main(int argc, char *argv[])
 	if (bench_reap_all() > 0)
 		fprintf(stderr, "hagent-bench-agent: killed stray descendants at exit\n");
 	bench_env_cleanup(&env);
-	areport_print(rep);
+	report_print(rep);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -19,8 +19,6 @@
 #include "hagent/shm.h"
 
 #define BENCH_PATH_MAX 256
-#define AGENT_ROWS     40u
-#define AGENT_NOTES    24u
 
 /* Set by SIGINT/SIGTERM/SIGHUP: every wait gives up with -EINTR, then main cleans up. */
 extern volatile sig_atomic_t bench_interrupted;
@@ -113,39 +111,13 @@ int run_quiet(char *const argv[], uint64_t *ret_ns);
 
 /* ---- bench-agent-report.c: the table ---- */
 
-enum aunit {
-	AU_US,
-	AU_MS,
-	AU_S,
-	AU_KIB,
-	AU_MIB,
-	AU_COUNT,
-};
-
-struct arow {
-	char metric[72];
-	enum aunit unit;
-	double value;
-	double floor; /* NAN: none */
-	char target[48];
-};
-
-struct areport {
-	unsigned n_rows, n_notes;
-	struct arow rows[AGENT_ROWS];
-	char notes[AGENT_NOTES][700];
-};
-
-void arow_add(struct areport *rep, const char *metric, enum aunit unit, double value, double floor,
-	      const char *target);
-__attribute__((format(printf, 2, 3))) void anote(struct areport *rep, const char *fmt, ...);
-void areport_print(const struct areport *rep);
+/* The report: bench-util.h (struct report, report_row(), report_note(), report_print()). */
 
 /* ---- the parts; each adds its rows, returns a negative errno if it could not run ---- */
 
-int bench_fault(const struct bench_env *env, struct areport *rep);
-int bench_scale(const struct bench_env *env, struct areport *rep);
-int bench_control(const struct bench_env *env, struct areport *rep);
+int bench_fault(const struct bench_env *env, struct report *rep);
+int bench_scale(const struct bench_env *env, struct report *rep);
+int bench_control(const struct bench_env *env, struct report *rep);
 
 /* ---- helpers shared by the parts (bench-agent-seg.c) ---- */
 

@@ -104,8 +104,9 @@ void report_row(struct report *rep, const char *metric, enum unit unit, double v
 	if (rep->n_rows >= REPORT_ROWS)
 		return;
 	row = &rep->rows[rep->n_rows++];
-	*row = (struct row){.unit = unit, .value = value, .floor = floor, .target = target};
+	*row = (struct row){.unit = unit, .value = value, .floor = floor};
 	(void) snprintf(row->metric, sizeof(row->metric), "%s", metric);
+	(void) snprintf(row->target, sizeof(row->target), "%s", target ? target : "");
 }
 
 void report_series(struct report *rep, const char *metric, enum unit unit,
@@ -137,8 +138,9 @@ static void format_number(char *buf, size_t size, double v)
 static void format_value(char *buf, size_t size, double v, enum unit unit)
 {
 	static const char *const suffix[] = {
-		[UNIT_US] = " µs", [UNIT_NS] = " ns", [UNIT_MPS] = " M/s",
-		[UNIT_PCT] = " %", [UNIT_COUNT] = "",
+		[UNIT_US] = " µs", [UNIT_NS] = " ns",	[UNIT_MPS] = " M/s",
+		[UNIT_PCT] = " %", [UNIT_COUNT] = "",	[UNIT_MS] = " ms",
+		[UNIT_S] = " s",   [UNIT_KIB] = " KiB", [UNIT_MIB] = " MiB",
 	};
 	char num[32];
 
@@ -146,7 +148,7 @@ static void format_value(char *buf, size_t size, double v, enum unit unit)
 		(void) snprintf(buf, size, "-");
 		return;
 	}
-	if (unit == UNIT_NS || unit == UNIT_COUNT)
+	if (unit == UNIT_NS || unit == UNIT_COUNT || unit == UNIT_KIB)
 		(void) snprintf(num, sizeof(num), "%.0f", v);
 	else if (unit == UNIT_PCT)
 		(void) snprintf(num, sizeof(num), "%.3f", v);
@@ -181,7 +183,9 @@ static size_t display_width(const char *s)
 
 enum { COL_METRIC, COL_MEDIAN, COL_FLOOR, COL_RATIO, COL_TARGET, _COL_MAX };
 
-static void print_line(char cells[_COL_MAX][64], const size_t width[_COL_MAX])
+#define CELL 80
+
+static void print_line(char cells[_COL_MAX][CELL], const size_t width[_COL_MAX])
 {
 	for (unsigned c = 0; c < _COL_MAX; c++) {
 		size_t pad = width[c] - display_width(cells[c]);
@@ -193,19 +197,19 @@ static void print_line(char cells[_COL_MAX][64], const size_t width[_COL_MAX])
 	printf("\n");
 }
 
-static void row_cells(const struct row *row, char cells[_COL_MAX][64])
+static void row_cells(const struct row *row, char cells[_COL_MAX][CELL])
 {
-	(void) snprintf(cells[COL_METRIC], 64, "%s", row->metric);
-	format_value(cells[COL_MEDIAN], 64, row->value, row->unit);
-	format_value(cells[COL_FLOOR], 64, row->floor, row->unit);
-	format_ratio(cells[COL_RATIO], 64, row);
-	(void) snprintf(cells[COL_TARGET], 64, "%s", row->target ? row->target : "");
+	(void) snprintf(cells[COL_METRIC], CELL, "%s", row->metric);
+	format_value(cells[COL_MEDIAN], CELL, row->value, row->unit);
+	format_value(cells[COL_FLOOR], CELL, row->floor, row->unit);
+	format_ratio(cells[COL_RATIO], CELL, row);
+	(void) snprintf(cells[COL_TARGET], CELL, "%s", row->target);
 }
 
 void report_print(const struct report *rep)
 {
-	char head[_COL_MAX][64] = {"metric", "median", "floor", "ratio", "target"};
-	char cells[REPORT_ROWS][_COL_MAX][64];
+	char head[_COL_MAX][CELL] = {"metric", "median", "floor", "ratio", "target"};
+	char cells[REPORT_ROWS][_COL_MAX][CELL];
 	size_t width[_COL_MAX] = {}, total = 0;
 
 	for (unsigned c = 0; c < _COL_MAX; c++)

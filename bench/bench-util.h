@@ -19,8 +19,8 @@
 #include "time-util.h"
 
 #define MAX_RUNS     99u
-#define REPORT_ROWS  32u
-#define REPORT_NOTES 16u
+#define REPORT_ROWS  40u
+#define REPORT_NOTES 24u
 
 static inline void cpu_relax(void)
 {
@@ -90,20 +90,24 @@ enum unit {
 	UNIT_MPS,
 	UNIT_PCT,
 	UNIT_COUNT,
+	UNIT_MS,
+	UNIT_S,
+	UNIT_KIB,
+	UNIT_MIB,
 };
 
 struct row {
-	char metric[64];
+	char metric[72];
 	enum unit unit;
 	double value; /* median over runs */
 	double floor; /* median over runs; NAN: none */
-	const char *target;
+	char target[48];
 };
 
 struct report {
 	unsigned n_rows, n_notes;
 	struct row rows[REPORT_ROWS];
-	char notes[REPORT_NOTES][320];
+	char notes[REPORT_NOTES][700];
 };
 
 void report_row(struct report *rep, const char *metric, enum unit unit, double value, double floor,
