@@ -109,9 +109,7 @@ int sys_mem_available_kib(uint64_t *ret);
 /* posix_spawn of argv with stdout/stderr to /dev/null; waits; *ret_ns: the wall time. */
 int run_quiet(char *const argv[], uint64_t *ret_ns);
 
-/* ---- bench-agent-report.c: the table ---- */
-
-/* The report: bench-util.h (struct report, report_row(), report_note(), report_print()). */
+/* The table is bench-util.h's struct report (report_row(), report_note(), report_print()). */
 
 /* ---- the parts; each adds its rows, returns a negative errno if it could not run ---- */
 
