@@ -28,6 +28,7 @@
 #include "hagent/shm.h"
 #include "macro.h"
 #include "test-hagentd-util.h"
+#include "test-run-util.h"
 #include "test-util.h"
 
 extern char **environ;
@@ -158,24 +159,6 @@ static void teardown(void)
 
 /* ================================= monitorctl ================================= */
 
-struct run {
-	int code;
-	char out[16384];
-	char err[4096];
-};
-
-static bool drain(int fd, char *buf, size_t size)
-{
-	size_t len = strlen(buf);
-	ssize_t n;
-
-	ck_assert_uint_lt(len, size - 1);
-	n = read(fd, buf + len, size - 1 - len);
-	ck_assert_int_ge(n, 0);
-	buf[len + (size_t) n] = '\0';
-	return n > 0;
-}
-
 /* Starts monitorctl --runtime-dir <rundir> args...; *ret_out, *ret_err: its pipes. */
 static pid_t mctl_spawn(const char *const *args, int *ret_out, int *ret_err)
 {
@@ -208,38 +191,12 @@ static pid_t mctl_spawn(const char *const *args, int *ret_out, int *ret_err)
 	return pid;
 }
 
-/* Collects the output of a mctl_spawn()ed monitorctl and its exit code. */
-static void mctl_collect(struct run *r, pid_t pid, int out, int err)
-{
-	bool out_open = true, err_open = true;
-	int status;
-
-	*r = (struct run){.code = -1};
-	while (out_open || err_open) {
-		struct pollfd pf[2] = {
-			{.fd = out_open ? out : -1, .events = POLLIN},
-			{.fd = err_open ? err : -1, .events = POLLIN},
-		};
-
-		ck_assert_int_gt(poll(pf, 2, 60000), 0);
-		if (pf[0].revents)
-			out_open = drain(out, r->out, sizeof(r->out));
-		if (pf[1].revents)
-			err_open = drain(err, r->err, sizeof(r->err));
-	}
-	safe_close(out);
-	safe_close(err);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "monitorctl died: status %d", status);
-	r->code = WEXITSTATUS(status);
-}
-
 static void mctl_run(struct run *r, const char *const *args)
 {
 	int out, err;
 	pid_t pid = mctl_spawn(args, &out, &err);
 
-	mctl_collect(r, pid, out, err);
+	run_collect(r, pid, out, err);
 }
 
 #define MCTL(r, ...) mctl_run(r, (const char *const[]){__VA_ARGS__, NULL})
@@ -913,7 +870,7 @@ START_TEST(test_agent_dies_while_waiting)
 	ck_assert_int_eq(res_get("stuck").state, HAGENT_RESOURCE_ONLINE_PENDING);
 
 	agent_kill9();
-	mctl_collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 7, "hagentd stopped", "stuck", NULL);
 }
 END_TEST

@@ -31,6 +31,7 @@
 #include "shm-layout.h"
 #include "shm-publish.h"
 #include "shm-writer.h"
+#include "test-run-util.h"
 #include "test-util.h"
 #include "time-util.h"
 
@@ -434,25 +435,6 @@ static void load_fixed(void)
 
 /* ================================ running monitorctl ================================ */
 
-struct run {
-	int code; /* exit code */
-	char out[16384];
-	char err[8192];
-};
-
-/* Appends what is readable on fd to buf; false at EOF. */
-static bool drain(int fd, char *buf, size_t size)
-{
-	size_t len = strlen(buf);
-	ssize_t n;
-
-	ck_assert_uint_lt(len, size - 1);
-	n = read(fd, buf + len, size - 1 - len);
-	ck_assert_int_ge(n, 0);
-	buf[len + (size_t) n] = '\0';
-	return n > 0;
-}
-
 /*
  * Starts monitorctl with argv (NULL-terminated, without argv[0]); env_dir is
  * HAGENT_RUNTIME_DIR for it (NULL: unset).  *ret_out, *ret_err: its stdout
@@ -498,39 +480,13 @@ static pid_t spawn_env(const char *env_dir, const char *const *args, int *ret_ou
 	return pid;
 }
 
-/* Collects the stdout, stderr and exit code of a spawn_env()ed monitorctl. */
-static void collect(struct run *r, pid_t pid, int out, int err)
-{
-	bool out_open = true, err_open = true;
-	int status;
-
-	*r = (struct run){.code = -1};
-	while (out_open || err_open) {
-		struct pollfd pf[2] = {
-			{.fd = out_open ? out : -1, .events = POLLIN},
-			{.fd = err_open ? err : -1, .events = POLLIN},
-		};
-
-		ck_assert_int_gt(poll(pf, 2, 30000), 0);
-		if (pf[0].revents)
-			out_open = drain(out, r->out, sizeof(r->out));
-		if (pf[1].revents)
-			err_open = drain(err, r->err, sizeof(r->err));
-	}
-	safe_close(out);
-	safe_close(err);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "monitorctl died: status %d", status);
-	r->code = WEXITSTATUS(status);
-}
-
 /* Runs monitorctl (as spawn_env()) and collects its output and exit code. */
 static void run_env(struct run *r, const char *env_dir, const char *const *args)
 {
 	int out, err;
 	pid_t pid = spawn_env(env_dir, args, &out, &err);
 
-	collect(r, pid, out, err);
+	run_collect(r, pid, out, err);
 }
 
 /* monitorctl --runtime-dir <the test's dir> args... */
@@ -1301,7 +1257,7 @@ static void web_ip_put(int32_t state, uint32_t seq, int32_t persistent, int32_t 
 	shm_writer_heartbeat(w);
 }
 
-/* True while pid has not exited (not reaped: collect() still gets its status). */
+/* True while pid has not exited (not reaped: run_collect() still gets its status). */
 static bool still_running(pid_t pid)
 {
 	siginfo_t si = {};
@@ -1393,7 +1349,7 @@ START_TEST(test_wait_initializing)
 	web_ip_put(HAGENT_RESOURCE_ONLINE_PENDING, 22, 1, 0);
 	assert_waiting(pid);
 	web_ip_put(HAGENT_RESOURCE_ONLINE, 23, 1, 0);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_ok(&r);
 	assert_out(&r, "online\n");
 }
@@ -1415,7 +1371,7 @@ START_TEST(test_wait_sequence)
 	web_ip_put(HAGENT_RESOURCE_ONLINE, 30, 1, 0);
 	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 30);
 	pid = wait_start("online", "0.2", &out, &err);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 6,
 		     "monitorctl: timed out after 0.200 s waiting for resource 'web-ip' to go "
 		     "online (it is online)\n");
@@ -1423,7 +1379,7 @@ START_TEST(test_wait_sequence)
 	web_ip_put(HAGENT_RESOURCE_ONLINE, 31, 1, 0);
 	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_RESOURCE_ONLINE_PENDING, 30);
 	pid = wait_start("online", "0.2", &out, &err);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_ok(&r);
 	assert_out(&r, "online\n");
 }
@@ -1449,7 +1405,7 @@ START_TEST(test_wait_ends_elsewhere)
 	pid = wait_start("online", NULL, &out, &err);
 	assert_waiting(pid);
 	web_ip_put(HAGENT_RESOURCE_OFFLINE, 41, 0, 0);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 1,
 		     "monitorctl: Resource 'web-ip' is offline: the online ended without reaching "
 		     "online\n");
@@ -1459,7 +1415,7 @@ START_TEST(test_wait_ends_elsewhere)
 	pid = wait_start("online", NULL, &out, &err);
 	assert_waiting(pid);
 	web_ip_put(HAGENT_RESOURCE_OFFLINE, 43, 0, 0);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 1,
 		     "monitorctl: Resource 'web-ip' is offline: the online ended without reaching "
 		     "online\n");
@@ -1469,7 +1425,7 @@ START_TEST(test_wait_ends_elsewhere)
 	pid = wait_start("offline", NULL, &out, &err);
 	assert_waiting(pid);
 	web_ip_put(HAGENT_RESOURCE_ONLINE, 46, 1, 0);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 1,
 		     "monitorctl: Resource 'web-ip' is online: the offline ended without "
 		     "reaching offline\n");
@@ -1478,7 +1434,7 @@ START_TEST(test_wait_ends_elsewhere)
 	pid = wait_start("offline", NULL, &out, &err);
 	assert_waiting(pid);
 	web_ip_put(HAGENT_RESOURCE_FAILED, 47, 0, -EIO);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	snprintf(r.out, sizeof(r.out), "monitorctl: Resource 'web-ip' failed: %s\n", strerror(EIO));
 	ck_assert_int_eq(r.code, 1);
 	ck_assert_str_eq(r.err, r.out);
@@ -1494,7 +1450,7 @@ START_TEST(test_wait_ends_elsewhere)
 		put(shm_writer_resource_slot(w, 0), &tomb);
 		ck_assert_int_eq(shm_writer_commit(w), 0);
 	}
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 1, "monitorctl: Resource 'web-ip' was removed\n");
 }
 END_TEST
@@ -1520,13 +1476,13 @@ START_TEST(test_wait_agent_gone)
 	assert_waiting(pid);
 	/* The writer's own mapping is writable: a heartbeat from a minute ago. */
 	atomic_store(&h->heartbeat_ns, now_ns(CLOCK_MONOTONIC) - 60 * NSEC_PER_SEC);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
 
 	pid = wait_start("online", NULL, &out, &err);
 	assert_waiting(pid);
 	shm_writer_supersede(w);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
 }
 END_TEST
@@ -1548,7 +1504,7 @@ START_TEST(test_wait_connection_closed)
 	usleep(200 * 1000);
 	ck_assert_msg(still_running(pid), "a heartbeat 1 s old counted as stale");
 	web_ip_put(HAGENT_RESOURCE_ONLINE, 61, 1, 0);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_ok(&r);
 	assert_out(&r, "online\n");
 
@@ -1557,7 +1513,7 @@ START_TEST(test_wait_connection_closed)
 	mock_hang_up(false, true);
 	pid = wait_start("online", NULL, &out, &err);
 	atomic_store(&h->heartbeat_ns, now_ns(CLOCK_MONOTONIC) - NSEC_PER_SEC);
-	collect(&r, pid, out, err);
+	run_collect(&r, pid, out, err);
 	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for resource 'web-ip'\n");
 }
 END_TEST
