@@ -199,13 +199,12 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 	if (r < 0)
 		return r;
 	grp = &o->model->groups[g];
-	if (grp->n_members > 0 && agent_resources_closing(o->resources, g)) {
-		bool only_closing = true;
+	if (grp->n_members > 0) {
+		size_t closing = 0;
 
 		for (size_t i = 0; i < grp->n_members; i++)
-			if (!o->model->resources[grp->members[i]].removing)
-				only_closing = false;
-		if (only_closing)
+			closing += o->model->resources[grp->members[i]].removing;
+		if (closing == grp->n_members)
 			return fail(err, CONTROL_ERROR_BUSY,
 				    "Group '%s': its removed resources are still closing; try "
 				    "again.",
@@ -278,15 +277,12 @@ static int props_fit(const struct config_resource *cr, const char *name, sd_bus_
 
 /* ---- resources ---- */
 
-/* Registers type if a monitor program hamon-<type> exists; else NotFound. */
+/* Registers type (a valid type name) if a monitor program hamon-<type> exists; else NotFound. */
 static int type_register(struct agent_ops *o, const char *type, sd_bus_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	int r;
 
-	if (strcmp(type, ".") == 0 || strcmp(type, "..") == 0 || config_name_check(type) < 0)
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
 	if (asprintf(&path, "%s/hamon-%s", o->monitor_dir, type) < 0)
 		return fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
 	if (access(path, X_OK) < 0)

@@ -978,17 +978,6 @@ void agent_resources_set_control_handler(struct agent_resources *rs, agent_contr
 	rs->control_userdata = userdata;
 }
 
-bool agent_resources_closing(const struct agent_resources *rs, size_t group)
-{
-	for (size_t i = 0; i < rs->model->n_resources; i++) {
-		const struct agent_resource *mr = &rs->model->resources[i];
-
-		if (mr->used && mr->removing && mr->group == group)
-			return true;
-	}
-	return false;
-}
-
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct agent_resources *rs = userdata;

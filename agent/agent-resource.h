@@ -84,9 +84,6 @@ void agent_resources_set_control_handler(struct agent_resources *rs, agent_contr
 /* Resource i's common properties changed in the model: tell its state machine, publish. */
 int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key);
 
-/* True if resources of group (an index) are being removed (closing). */
-bool agent_resources_closing(const struct agent_resources *rs, size_t group);
-
 /*
  * Stops driving the state machines, sends SIGTERM to every monitor and
  * calls sd_event_exit(e, 0) once all of them are reaped, or after
