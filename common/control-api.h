@@ -16,7 +16,10 @@
 
 #define CONTROL_CONNECTIONS_MAX 64 /* served at once; more are closed at accept */
 
-#define CONTROL_FLAG_FORCE UINT32_C(1) /* RemoveResource, OfflineResource */
+#define CONTROL_FLAG_FORCE	  UINT32_C(1) /* RemoveResource, OfflineResource */
+#define CONTROL_FLAG_IGNORE_LOCKED UINT32_C(1) /* OfflineGroup: offline even if a member is locked */
+
+#define CONTROL_PARAMS_MAX 992u /* OfflineGroup's property list: one channel command's arguments */
 
 #define CONTROL_RESULT_SUCCESS	  UINT32_C(0)	/* ERROR_SUCCESS */
 #define CONTROL_RESULT_IO_PENDING UINT32_C(997) /* ERROR_IO_PENDING */
@@ -37,6 +40,8 @@
 #define CONTROL_ERROR_NOT_READY	       "org.hagent.Error.NotReady"
 #define CONTROL_ERROR_FAILED	       "org.hagent.Error.Failed"
 #define CONTROL_ERROR_NOT_SUPPORTED    "org.hagent.Error.NotSupported"
+#define CONTROL_ERROR_CIRCULAR_DEPENDENCY "org.hagent.Error.CircularDependency"
+#define CONTROL_ERROR_TREE_TOO_COMPLEX	  "org.hagent.Error.TreeTooComplex"
 
 /* Register with sd_bus_error_add_map() before the first call. */
 static const sd_bus_error_map control_error_map[] = {
@@ -56,5 +61,7 @@ static const sd_bus_error_map control_error_map[] = {
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_NOT_READY, EAGAIN),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_FAILED, EIO),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_NOT_SUPPORTED, EOPNOTSUPP),
+	SD_BUS_ERROR_MAP(CONTROL_ERROR_CIRCULAR_DEPENDENCY, ELOOP),
+	SD_BUS_ERROR_MAP(CONTROL_ERROR_TREE_TOO_COMPLEX, EMLINK),
 	SD_BUS_ERROR_MAP_END,
 };
