@@ -48,9 +48,10 @@ struct proplist_entry {
 };
 
 /*
- * Iterates a list that passed proplist_validate(): *offset starts at 0;
- * returns 1 with *ret filled and *offset advanced, 0 at the end, -EINVAL if
- * the list is malformed after all.
+ * Iterates a list: *offset starts at 0; returns 1 with *ret filled and
+ * *offset advanced, 0 at the end, -EINVAL if the list is malformed.  The
+ * call at offset 0 validates the whole list first, so any bytes are safe
+ * to iterate, and the walk ends after at most len / 24 properties.
  */
 int proplist_next(const void *buf, size_t len, size_t *offset, struct proplist_entry *ret);
 
@@ -61,3 +62,16 @@ int proplist_next(const void *buf, size_t len, size_t *offset, struct proplist_e
  * PROPLIST_NAME_MAX; -E2BIG: does not fit.
  */
 int proplist_encode(const char *const *pairs, size_t n, void *buf, size_t size, size_t *ret_len);
+
+/*
+ * The first value of property name in buf[0..len) as NUL-terminated UTF-8
+ * text in out: a LIST_VALUE_SZ as its string, a LIST_VALUE_DWORD in
+ * decimal.  Names are compared ASCII-case-insensitively (bytes outside
+ * ASCII exactly); the first property of that name counts.  Returns the
+ * text's length; -ENOENT: no such property (len 0 is the empty list);
+ * -EINVAL: the list, or that value (an SZ that is not NUL-terminated valid
+ * UTF-16, a DWORD not 4 bytes), is malformed; -EOPNOTSUPP: a value of
+ * another syntax; -ENOBUFS: out (size bytes) too small, left untouched.
+ * libhamon exports it as hamon_params_get().
+ */
+int proplist_get(const void *buf, size_t len, const char *name, char *out, size_t size);

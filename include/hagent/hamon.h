@@ -65,7 +65,8 @@ enum hamon_state {
  *              the agent learns at once that the operation is pending);
  *              -errno: failed (terminate is called next).
  * offline:     graceful stop.  params/params_len: the property list the
- *              caller of the offline passed (may be empty).  Returns as online.
+ *              caller of the offline passed (may be empty); look names up
+ *              with hamon_params_get().  Returns as online.
  * terminate:   make the resource unavailable at once, without waiting for
  *              cleanup; cancel a running online/offline (it sees
  *              hamon_terminate_requested() and HAMON_TERMINATE from
@@ -99,6 +100,23 @@ struct hamon_ops {
 	int (*control)(hamon_resource *r, void *instance, uint32_t code, const void *in,
 		       size_t in_len, void *out, size_t out_size);
 };
+
+/*
+ * For offline: the first value of property name in the params it received
+ * (an MS-CMRP property list, see docs/monitor-protocol.md), written to buf
+ * as NUL-terminated UTF-8 text: a string value (LIST_VALUE_SZ, as
+ * monitorctl's "group offline --param KEY=VALUE" sends) as is, a DWORD
+ * value in decimal.  name is compared case-insensitively for ASCII letters
+ * only (other bytes must match exactly); the first property of that name
+ * counts; the other properties are not the implementation's business and
+ * are ignored.  Returns the text's length (without the NUL); -ENOENT: no
+ * such property (len 0 is the empty list); -EINVAL: the list or the
+ * value is malformed (hagentd validates every list, so this is a bug), or
+ * a NULL argument; -EOPNOTSUPP: a value of another syntax; -ENOBUFS: buf
+ * (size bytes) is too small, and is left untouched.  Pure: callable from
+ * any thread, at any time.
+ */
+int hamon_params_get(const void *params, size_t len, const char *name, char *buf, size_t size);
 
 /*
  * Runs the monitor: attaches to the channel hagentd passed in the
