@@ -74,6 +74,78 @@ static int load_types(struct config_store *s, struct config_snapshot *snap)
 	return config_errno(rc);
 }
 
+/*
+ * The properties of the resource or group id (list is STMT_PROP_LIST or
+ * STMT_GPROP_LIST) into *props, and the numeric ones into res_common or
+ * group_common, whichever is not NULL (its defaults set first).
+ */
+static int load_props(struct config_store *s, enum config_stmt list, const char *id,
+		      struct config_prop_entry **props, size_t *n_props,
+		      struct res_props *res_common, struct group_props *group_common)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	st = config_stmt(s, list, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, id);
+	if (r < 0)
+		return r;
+	if (res_common)
+		res_props_init(res_common);
+	if (group_common)
+		group_props_init(group_common);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *) sqlite3_column_text(st, 0);
+		const char *value = (const char *) sqlite3_column_text(st, 1);
+		struct config_prop_entry *e;
+		uint32_t v;
+
+		if (!key || !value)
+			return -ENOMEM;
+		e = grow((void **) props, n_props, &cap, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->key = strdup(key);
+		e->value = strdup(value);
+		if (!e->key || !e->value)
+			return -ENOMEM;
+		if (res_common && config_prop_is_common(key)) {
+			if (config_prop_parse(value, &v) < 0)
+				return -EBADMSG;
+			(void) res_props_set_stored(res_common, key, v);
+		}
+		/* Written by config_props_apply: only known keys, numbers. */
+		if (group_common &&
+		    (config_prop_parse(value, &v) < 0 || group_props_set(group_common, key, v) < 0))
+			return -EBADMSG;
+	}
+	return config_errno(rc);
+}
+
+/* The columns id, name, target, dep_expr of st's row, and the properties. */
+static int group_row(struct config_store *s, sqlite3_stmt *st, struct config_group *g)
+{
+	const char *expr;
+	int r = column_copy(st, 0, g->id, CONFIG_ID_LEN);
+
+	if (r >= 0)
+		r = column_copy(st, 1, g->name, CONFIG_NAME_MAX);
+	if (r >= 0)
+		r = column_target(st, 2, &g->target);
+	if (r < 0)
+		return r;
+	expr = (const char *) sqlite3_column_text(st, 3);
+	if (expr) {
+		g->dep_expr = strdup(expr);
+		if (!g->dep_expr)
+			return -ENOMEM;
+	}
+	return load_props(s, STMT_GPROP_LIST, g->id, &g->props, &g->n_props, NULL, &g->common);
+}
+
 static int load_groups(struct config_store *s, struct config_snapshot *snap)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -86,60 +158,12 @@ static int load_groups(struct config_store *s, struct config_snapshot *snap)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct config_group *g =
 			grow((void **) &snap->groups, &snap->n_groups, &cap, sizeof(*g));
-		const char *expr;
 
 		if (!g)
 			return -ENOMEM;
-		r = column_copy(st, 0, g->id, CONFIG_ID_LEN);
-		if (r >= 0)
-			r = column_copy(st, 1, g->name, CONFIG_NAME_MAX);
-		if (r >= 0)
-			r = column_target(st, 2, &g->target);
+		r = group_row(s, st, g);
 		if (r < 0)
 			return r;
-		expr = (const char *) sqlite3_column_text(st, 3);
-		if (expr) {
-			g->dep_expr = strdup(expr);
-			if (!g->dep_expr)
-				return -ENOMEM;
-		}
-	}
-	return config_errno(rc);
-}
-
-static int load_props(struct config_store *s, struct config_resource *res)
-{
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	size_t cap = 0;
-	int r = 0, rc;
-
-	st = config_stmt(s, STMT_PROP_LIST, &r);
-	if (!st)
-		return r;
-	r = config_bind_text(st, 1, res->id);
-	if (r < 0)
-		return r;
-	res_props_init(&res->common);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *key = (const char *) sqlite3_column_text(st, 0);
-		const char *value = (const char *) sqlite3_column_text(st, 1);
-		struct config_prop_entry *e;
-		uint32_t v;
-
-		if (!key || !value)
-			return -ENOMEM;
-		e = grow((void **) &res->props, &res->n_props, &cap, sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		e->key = strdup(key);
-		e->value = strdup(value);
-		if (!e->key || !e->value)
-			return -ENOMEM;
-		if (config_prop_is_common(key)) {
-			if (config_prop_parse(value, &v) < 0)
-				return -EBADMSG;
-			(void) res_props_set_stored(&res->common, key, v);
-		}
 	}
 	return config_errno(rc);
 }
@@ -160,7 +184,8 @@ static int resource_row(struct config_store *s, sqlite3_stmt *st, struct config_
 	if (r >= 0)
 		r = column_copy(st, 5, res->type_name, CONFIG_NAME_MAX);
 	if (r >= 0)
-		r = load_props(s, res);
+		r = load_props(s, STMT_PROP_LIST, res->id, &res->props, &res->n_props, &res->common,
+			       NULL);
 	return r;
 }
 
@@ -278,15 +303,67 @@ int config_store_resource_get(struct config_store *s, const char *name, struct c
 	return 0;
 }
 
+static void props_free(struct config_prop_entry **props, size_t *n)
+{
+	for (size_t j = 0; j < *n; j++) {
+		free((*props)[j].key);
+		free((*props)[j].value);
+	}
+	free(*props);
+	*props = NULL;
+	*n = 0;
+}
+
 void config_resource_done(struct config_resource *res)
 {
-	for (size_t j = 0; j < res->n_props; j++) {
-		free(res->props[j].key);
-		free(res->props[j].value);
+	props_free(&res->props, &res->n_props);
+}
+
+static int load_group(struct config_store *s, const char *name, struct config_group *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	st = config_stmt(s, STMT_LOAD_GROUP, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, name);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return config_errno(rc);
+	return group_row(s, st, ret);
+}
+
+int config_store_group_get(struct config_store *s, const char *name, struct config_group *ret)
+{
+	struct config_group g = {};
+	int r;
+
+	assert_return(s, -EINVAL);
+	assert_return(name, -EINVAL);
+	assert_return(ret, -EINVAL);
+
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = config_end(s, load_group(s, name, &g));
+	if (r < 0) {
+		config_group_done(&g);
+		return r;
 	}
-	free(res->props);
-	res->props = NULL;
-	res->n_props = 0;
+	*ret = g;
+	return 0;
+}
+
+void config_group_done(struct config_group *g)
+{
+	free(g->dep_expr);
+	g->dep_expr = NULL;
+	props_free(&g->props, &g->n_props);
 }
 
 struct config_snapshot *config_snapshot_free(struct config_snapshot *snap)
@@ -294,7 +371,7 @@ struct config_snapshot *config_snapshot_free(struct config_snapshot *snap)
 	if (!snap)
 		return NULL;
 	for (size_t i = 0; i < snap->n_groups; i++)
-		free(snap->groups[i].dep_expr);
+		config_group_done(&snap->groups[i]);
 	for (size_t i = 0; i < snap->n_resources; i++)
 		config_resource_done(&snap->resources[i]);
 	free(snap->types);

@@ -122,14 +122,36 @@ static int object_remove(struct config_store *s, enum config_stmt find, enum con
 	return config_end(s, r);
 }
 
+static bool target_valid(enum config_target target)
+{
+	return target == CONFIG_TARGET_OFFLINE || target == CONFIG_TARGET_ONLINE;
+}
+
+/* Runs an update of the target (?2) of what ?1 names; the rows changed, or an errno. */
+static int target_update(struct config_store *s, enum config_stmt update, const char *name,
+			 enum config_target target)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	st = config_stmt(s, update, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, name);
+	if (r >= 0)
+		r = config_errno(sqlite3_bind_int(st, 2, (int) target));
+	if (r >= 0)
+		r = config_errno(sqlite3_step(st));
+	return r < 0 ? r : sqlite3_changes(s->db);
+}
+
 static int set_target(struct config_store *s, enum config_stmt update, const char *name,
 		      enum config_target target)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
 	assert_return(s, -EINVAL);
-	if (target != CONFIG_TARGET_OFFLINE && target != CONFIG_TARGET_ONLINE)
+	if (!target_valid(target))
 		return -EINVAL;
 	r = config_name_check(name);
 	if (r < 0)
@@ -137,16 +159,9 @@ static int set_target(struct config_store *s, enum config_stmt update, const cha
 	r = config_begin(s);
 	if (r < 0)
 		return r;
-	st = config_stmt(s, update, &r);
-	if (st) {
-		r = config_bind_text(st, 1, name);
-		if (r >= 0)
-			r = config_errno(sqlite3_bind_int(st, 2, (int) target));
-		if (r >= 0)
-			r = config_errno(sqlite3_step(st));
-		if (r >= 0 && sqlite3_changes(s->db) == 0)
-			r = -ENOENT;
-	}
+	r = target_update(s, update, name, target);
+	if (r == 0)
+		r = -ENOENT;
 	return config_end(s, r);
 }
 
@@ -176,6 +191,65 @@ int config_store_group_set_target(struct config_store *s, const char *name,
 	return set_target(s, STMT_GROUP_TARGET, name, target);
 }
 
+int config_store_group_set_target_all(struct config_store *s, const char *name,
+				      enum config_target target)
+{
+	int r;
+
+	assert_return(s, -EINVAL);
+	if (!target_valid(target))
+		return -EINVAL;
+	r = config_name_check(name);
+	if (r < 0)
+		return r;
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = target_update(s, STMT_GROUP_TARGET, name, target);
+	if (r == 0)
+		r = -ENOENT;
+	if (r >= 0)
+		r = target_update(s, STMT_GROUP_RES_TARGET, name, target);
+	return config_end(s, r);
+}
+
+int config_store_group_set_props(struct config_store *s, const char *name,
+				 const struct config_prop *props, size_t n_props,
+				 const char **reterr_key)
+{
+	char id[CONFIG_ID_LEN + 1];
+	const char *dummy, **key = reterr_key ? reterr_key : &dummy;
+	struct group_props p;
+	int r;
+
+	assert_return(s, -EINVAL);
+	*key = "name";
+	r = config_name_check(name);
+	if (r < 0)
+		return r;
+	r = config_props_check(CONFIG_PROPS_GROUP, props, n_props, true, key);
+	if (r < 0)
+		return r;
+
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	*key = "name";
+	r = lookup(s, STMT_GROUP_ID, name, id, NULL);
+	if (r >= 0) {
+		*key = NULL;
+		r = config_props_apply(s, CONFIG_PROPS_GROUP, id, props, n_props);
+	}
+	if (r >= 0)
+		r = config_group_props_read(s, id, &p);
+	if (r >= 0)
+		r = group_props_validate(&p, key);
+	r = config_end(s, r);
+	if (r >= 0)
+		*key = NULL;
+	return r;
+}
+
 /* After the properties of res_id changed: the whole common set must still be valid. */
 static int validate(struct config_store *s, const char *res_id, const char **reterr_key)
 {
@@ -188,9 +262,50 @@ static int validate(struct config_store *s, const char *res_id, const char **ret
 	return res_props_validate(&p, reterr_key);
 }
 
-int config_store_resource_add(struct config_store *s, const char *name, const char *group,
-			      const char *type, const struct config_prop *props, size_t n_props,
-			      char ret_id[CONFIG_ID_LEN + 1], const char **reterr_key)
+/* dependent (id, group id known) depends on the resource named provider: the checks of
+ * config_store_dep_add, then the row. */
+static int dep_insert(struct config_store *s, const char *dep_id, const char *dep_group,
+		      const char *provider)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char prov_id[CONFIG_ID_LEN + 1], prov_group[CONFIG_ID_LEN + 1];
+	int r, rc;
+
+	r = lookup(s, STMT_RES_FIND, provider, prov_id, prov_group);
+	if (r < 0)
+		return r;
+	if (strcmp(dep_group, prov_group) != 0)
+		return -EXDEV;
+	/* A cycle: the provider already reaches the dependent (or is it). */
+	r = exists(s, STMT_DEP_REACHES, prov_id, dep_id);
+	if (r > 0)
+		return -ELOOP;
+	if (r < 0)
+		return r;
+	/* Without a cycle the edge is new unless already there (-EEXIST below), so the
+	 * longest chain through it is the deepest dependents above, it, the deepest below. */
+	st = config_stmt(s, STMT_DEP_DEPTH, &r);
+	if (!st)
+		return r;
+	r = config_bind_text(st, 1, dep_id);
+	if (r >= 0)
+		r = config_bind_text(st, 2, prov_id);
+	if (r >= 0)
+		r = config_errno(sqlite3_bind_int(st, 3, CONFIG_DEP_DEPTH_MAX));
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -EBADMSG : config_errno(rc);
+	if (sqlite3_column_int(st, 0) > CONFIG_DEP_DEPTH_MAX)
+		return -EMLINK;
+	return run(s, STMT_DEP_ADD, dep_id, prov_id, NULL, NULL);
+}
+
+int config_store_resource_add_deps(struct config_store *s, const char *name, const char *group,
+				   const char *type, const struct config_prop *props,
+				   size_t n_props, const char *const *deps, size_t n_deps,
+				   char ret_id[CONFIG_ID_LEN + 1], const char **reterr_key)
 {
 	char id[CONFIG_ID_LEN + 1], group_id[CONFIG_ID_LEN + 1], type_id[CONFIG_ID_LEN + 1];
 	const char *dummy, **key = reterr_key ? reterr_key : &dummy;
@@ -209,9 +324,18 @@ int config_store_resource_add(struct config_store *s, const char *name, const ch
 	r = config_name_check(type);
 	if (r < 0)
 		return r;
-	r = config_props_check(props, n_props, false, key);
+	r = config_props_check(CONFIG_PROPS_RESOURCE, props, n_props, false, key);
 	if (r < 0)
 		return r;
+	*key = "depends_on";
+	if (n_deps > 0 && !deps)
+		return -EINVAL;
+	for (size_t i = 0; i < n_deps; i++) {
+		*key = deps[i] ? deps[i] : "depends_on";
+		r = config_name_check(deps[i]);
+		if (r < 0)
+			return r;
+	}
 	r = config_id_new(id);
 	if (r < 0)
 		return r;
@@ -231,10 +355,15 @@ int config_store_resource_add(struct config_store *s, const char *name, const ch
 	}
 	if (r >= 0) {
 		*key = NULL;
-		r = config_props_apply(s, id, props, n_props);
+		r = config_props_apply(s, CONFIG_PROPS_RESOURCE, id, props, n_props);
 	}
 	if (r >= 0)
 		r = validate(s, id, key);
+	/* A provider named twice meets its own row: -EEXIST from the primary key. */
+	for (size_t i = 0; r >= 0 && i < n_deps; i++) {
+		*key = deps[i];
+		r = dep_insert(s, id, group_id, deps[i]);
+	}
 	r = config_end(s, r);
 	if (r < 0)
 		return r;
@@ -242,6 +371,14 @@ int config_store_resource_add(struct config_store *s, const char *name, const ch
 	if (ret_id)
 		memcpy(ret_id, id, sizeof(id));
 	return 0;
+}
+
+int config_store_resource_add(struct config_store *s, const char *name, const char *group,
+			      const char *type, const struct config_prop *props, size_t n_props,
+			      char ret_id[CONFIG_ID_LEN + 1], const char **reterr_key)
+{
+	return config_store_resource_add_deps(s, name, group, type, props, n_props, NULL, 0, ret_id,
+					      reterr_key);
 }
 
 int config_store_resource_remove(struct config_store *s, const char *name)
@@ -275,7 +412,7 @@ int config_store_resource_set_props(struct config_store *s, const char *name,
 	r = config_name_check(name);
 	if (r < 0)
 		return r;
-	r = config_props_check(props, n_props, true, key);
+	r = config_props_check(CONFIG_PROPS_RESOURCE, props, n_props, true, key);
 	if (r < 0)
 		return r;
 
@@ -286,7 +423,7 @@ int config_store_resource_set_props(struct config_store *s, const char *name,
 	r = lookup(s, STMT_RES_FIND, name, id, group_id);
 	if (r >= 0) {
 		*key = NULL;
-		r = config_props_apply(s, id, props, n_props);
+		r = config_props_apply(s, CONFIG_PROPS_RESOURCE, id, props, n_props);
 	}
 	if (r >= 0)
 		r = validate(s, id, key);
@@ -300,6 +437,28 @@ int config_store_resource_set_target(struct config_store *s, const char *name,
 				     enum config_target target)
 {
 	return set_target(s, STMT_RES_TARGET, name, target);
+}
+
+int config_store_resources_set_target(struct config_store *s, const char *const *names, size_t n,
+				      enum config_target target)
+{
+	int r;
+
+	assert_return(s, -EINVAL);
+	if (!target_valid(target) || (n > 0 && !names))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (config_name_check(names[i]) < 0)
+			return -EINVAL;
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = target_update(s, STMT_RES_TARGET, names[i], target);
+		if (r == 0)
+			r = -ENOENT;
+	}
+	return config_end(s, r);
 }
 
 /* Looks both up: ids and whether they share a group. */
@@ -322,8 +481,7 @@ static int dep_ids(struct config_store *s, const char *dependent, const char *pr
 
 int config_store_dep_add(struct config_store *s, const char *dependent, const char *provider)
 {
-	char dep_id[CONFIG_ID_LEN + 1], prov_id[CONFIG_ID_LEN + 1];
-	bool same_group;
+	char dep_id[CONFIG_ID_LEN + 1], dep_group[CONFIG_ID_LEN + 1];
 	int r;
 
 	assert_return(s, -EINVAL);
@@ -332,16 +490,9 @@ int config_store_dep_add(struct config_store *s, const char *dependent, const ch
 	r = config_begin(s);
 	if (r < 0)
 		return r;
-	r = dep_ids(s, dependent, provider, dep_id, prov_id, &same_group);
-	if (r >= 0 && !same_group)
-		r = -EXDEV;
-	/* A cycle: the provider already reaches the dependent (or is it). */
+	r = lookup(s, STMT_RES_FIND, dependent, dep_id, dep_group);
 	if (r >= 0)
-		r = exists(s, STMT_DEP_REACHES, prov_id, dep_id);
-	if (r > 0)
-		r = -ELOOP;
-	if (r >= 0)
-		r = run(s, STMT_DEP_ADD, dep_id, prov_id, NULL, NULL);
+		r = dep_insert(s, dep_id, dep_group, provider);
 	return config_end(s, r);
 }
 

@@ -44,6 +44,13 @@ static const char *const migrations[] = {
 	"  CHECK (dependent_id <> provider_id)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX resource_deps_provider ON resource_deps (provider_id);",
+	/* 1 → 2: group properties (FailoverThreshold, FailoverPeriod) */
+	"CREATE TABLE group_props ("
+	"  group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL COLLATE NOCASE,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (group_id, key)"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CONFIG_SCHEMA_VERSION,

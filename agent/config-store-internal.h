@@ -24,6 +24,10 @@ enum config_stmt {
 	STMT_GROUP_USED,
 	STMT_GROUP_DEL,
 	STMT_GROUP_TARGET,
+	STMT_GROUP_RES_TARGET,
+	STMT_GPROP_SET,
+	STMT_GPROP_DEL,
+	STMT_GPROP_LIST,
 	STMT_RES_FIND,
 	STMT_RES_ADD,
 	STMT_RES_DEL,
@@ -34,11 +38,13 @@ enum config_stmt {
 	STMT_DEP_ADD,
 	STMT_DEP_DEL,
 	STMT_DEP_REACHES,
+	STMT_DEP_DEPTH,
 	STMT_LOAD_TYPES,
 	STMT_LOAD_GROUPS,
 	STMT_LOAD_RESOURCES,
 	STMT_LOAD_DEPS,
 	STMT_LOAD_RESOURCE,
+	STMT_LOAD_GROUP,
 	_STMT_MAX,
 };
 
@@ -85,15 +91,24 @@ int config_schema_migrate(struct config_store *s);
 /* The version on disk; -EPROTONOSUPPORT if newer than this code. */
 int config_schema_version(struct config_store *s, int *ret);
 
-/* config-props.c */
+/* config-props.c: the properties of resources and of groups. */
+enum config_prop_owner {
+	CONFIG_PROPS_RESOURCE, /* common (numbers) and private (text) properties */
+	CONFIG_PROPS_GROUP,    /* group-props.h's only, all numbers */
+};
+
 bool config_prop_is_common(const char *key);
+/* A property of group-props.h (case-insensitive). */
+bool config_group_prop_is_known(const char *key);
 /* A common property's value: decimal or 0x-hex; -EINVAL not a number, -ERANGE > UINT32_MAX. */
 int config_prop_parse(const char *value, uint32_t *ret);
 /* Checks a request before anything is written (config_store_resource_set_props). */
-int config_props_check(const struct config_prop *props, size_t n, bool allow_remove,
-		       const char **reterr_key);
-/* Writes a checked request for the resource with this id. */
-int config_props_apply(struct config_store *s, const char *res_id, const struct config_prop *props,
-		       size_t n);
+int config_props_check(enum config_prop_owner owner, const struct config_prop *props, size_t n,
+		       bool allow_remove, const char **reterr_key);
+/* Writes a checked request for the resource or group with this id. */
+int config_props_apply(struct config_store *s, enum config_prop_owner owner, const char *id,
+		       const struct config_prop *props, size_t n);
 /* The resource's common set as stored (defaults overlaid), unvalidated. */
 int config_props_common(struct config_store *s, const char *res_id, struct res_props *ret);
+/* The group's set as stored (defaults overlaid), unvalidated. */
+int config_group_props_read(struct config_store *s, const char *group_id, struct group_props *ret);

@@ -25,6 +25,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
 	[STMT_GROUP_USED] = "SELECT 1 FROM resources WHERE group_id = ?1 LIMIT 1",
 	[STMT_GROUP_DEL] = "DELETE FROM groups WHERE id = ?1",
 	[STMT_GROUP_TARGET] = "UPDATE groups SET target = ?2 WHERE name = ?1",
+	[STMT_GROUP_RES_TARGET] = "UPDATE resources SET target = ?2 "
+				  "WHERE group_id = (SELECT id FROM groups WHERE name = ?1)",
+	[STMT_GPROP_SET] = "INSERT INTO group_props (group_id, key, value) VALUES (?1, ?2, ?3) "
+			   "ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value",
+	[STMT_GPROP_DEL] = "DELETE FROM group_props WHERE group_id = ?1 AND key = ?2",
+	[STMT_GPROP_LIST] = "SELECT key, value FROM group_props WHERE group_id = ?1 ORDER BY key",
 	[STMT_RES_FIND] = "SELECT id, group_id FROM resources WHERE name = ?1",
 	[STMT_RES_ADD] =
 		"INSERT INTO resources (id, name, group_id, type_id) VALUES (?1, ?2, ?3, ?4)",
@@ -43,6 +49,21 @@ static const char *const stmt_sql[_STMT_MAX] = {
 			     "SELECT d.provider_id FROM resource_deps d JOIN reach "
 			     "ON d.dependent_id = reach.id) "
 			     "SELECT 1 FROM reach WHERE id = ?2 LIMIT 1",
+	/*
+	 * The edges of the longest chain through a new edge ?1 → ?2: the longest
+	 * chain of dependents ending at ?1, one, the longest chain of providers
+	 * from ?2.  UNION keeps one row per (resource, depth), so a lattice of
+	 * diamonds costs resources × depth rows, not one row per path; each
+	 * side stops at CONFIG_DEP_DEPTH_MAX, enough to tell "too deep".
+	 */
+	[STMT_DEP_DEPTH] = "WITH RECURSIVE "
+			   "up(id, depth) AS (SELECT ?1, 0 UNION "
+			   "SELECT d.dependent_id, up.depth + 1 FROM resource_deps d JOIN up "
+			   "ON d.provider_id = up.id WHERE up.depth < ?3), "
+			   "down(id, depth) AS (SELECT ?2, 0 UNION "
+			   "SELECT d.provider_id, down.depth + 1 FROM resource_deps d JOIN down "
+			   "ON d.dependent_id = down.id WHERE down.depth < ?3) "
+			   "SELECT (SELECT max(depth) FROM up) + 1 + (SELECT max(depth) FROM down)",
 	[STMT_LOAD_TYPES] = "SELECT id, name FROM types ORDER BY name",
 	[STMT_LOAD_GROUPS] = "SELECT id, name, target, dep_expr FROM groups ORDER BY name",
 	[STMT_LOAD_RESOURCES] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target, t.name "
@@ -54,6 +75,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
 			   "JOIN groups g ON g.id = r.group_id "
 			   "JOIN resources p ON p.id = d.provider_id "
 			   "ORDER BY g.name, r.name, p.name",
+	[STMT_LOAD_GROUP] = "SELECT id, name, target, dep_expr FROM groups WHERE name = ?1",
 	[STMT_LOAD_RESOURCE] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target, t.name "
 			       "FROM resources r JOIN types t ON t.id = r.type_id "
 			       "WHERE r.name = ?1",

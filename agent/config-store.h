@@ -3,8 +3,9 @@
 
 /*
  * The nonvolatile configuration (design.md "Persistence"): resource types,
- * groups, resources with their properties, resource dependencies and
- * persistent target states, in SQLite at <state_dir>/hagent.db.
+ * groups with their properties, resources with their properties, resource
+ * dependencies and persistent target states, in SQLite at
+ * <state_dir>/hagent.db.
  *
  * Every mutation is one transaction, all or nothing, and is durable (WAL,
  * synchronous=FULL) when the call returns 0: acknowledge only then.  Objects
@@ -21,13 +22,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "group-props.h"
 #include "macro.h"
 #include "resource-props.h"
 
 #define CONFIG_ID_LEN	      32   /* hex characters of an id */
 #define CONFIG_NAME_MAX	      63   /* bytes of a name or a property key */
 #define CONFIG_VALUE_MAX      4096 /* bytes of a property value */
-#define CONFIG_SCHEMA_VERSION 1	   /* PRAGMA user_version this code writes */
+#define CONFIG_SCHEMA_VERSION 2	   /* PRAGMA user_version this code writes */
+#define CONFIG_DEP_DEPTH_MAX  100  /* edges of the longest dependency chain (semantics.md §5.3) */
 
 enum config_target {
 	CONFIG_TARGET_OFFLINE = 0,
@@ -74,6 +77,25 @@ int config_store_group_remove(struct config_store *s, const char *name);
 /* -EINVAL: target not a config_target. */
 int config_store_group_set_target(struct config_store *s, const char *name,
 				  enum config_target target);
+/*
+ * The group's target and every member resource's target, in one
+ * transaction (OnlineGroup / OfflineGroup).  -ENOENT: no such group.
+ */
+int config_store_group_set_target_all(struct config_store *s, const char *name,
+				      enum config_target target);
+
+/*
+ * Sets (or with a NULL value removes, back to the default) group
+ * properties: only those of group-props.h (matched case-insensitively;
+ * groups have no private properties), each an unsigned 32-bit number,
+ * decimal or 0x-hex, stored in decimal; after the change the group's whole
+ * set must pass group_props_validate.  Errors as for
+ * config_store_resource_set_props, and -EINVAL for any other key;
+ * -ENOENT with *reterr_key "name" for an unknown group.
+ */
+int config_store_group_set_props(struct config_store *s, const char *name,
+				 const struct config_prop *props, size_t n_props,
+				 const char **reterr_key);
 
 /*
  * Adds a resource, persistent target offline, with the given properties
@@ -84,6 +106,18 @@ int config_store_group_set_target(struct config_store *s, const char *name,
 int config_store_resource_add(struct config_store *s, const char *name, const char *group,
 			      const char *type, const struct config_prop *props, size_t n_props,
 			      char ret_id[CONFIG_ID_LEN + 1], const char **reterr_key);
+/*
+ * As config_store_resource_add, and the new resource depends on each of the
+ * resources named in deps[], all in the same transaction.  Errors of a
+ * dependency as for config_store_dep_add, with *reterr_key pointing at the
+ * provider's name in deps[]: -EINVAL a malformed name, -ENOENT no such
+ * resource, -EXDEV another group, -ELOOP the new resource itself, -EEXIST
+ * named twice (in any case), -EMLINK the chain would be too deep.
+ */
+int config_store_resource_add_deps(struct config_store *s, const char *name, const char *group,
+				   const char *type, const struct config_prop *props,
+				   size_t n_props, const char *const *deps, size_t n_deps,
+				   char ret_id[CONFIG_ID_LEN + 1], const char **reterr_key);
 /* Also removes its dependencies in both directions and its properties. */
 int config_store_resource_remove(struct config_store *s, const char *name);
 
@@ -105,11 +139,17 @@ int config_store_resource_set_props(struct config_store *s, const char *name,
 				    const char **reterr_key);
 int config_store_resource_set_target(struct config_store *s, const char *name,
 				     enum config_target target);
+/* The target of every resource named, in one transaction; -ENOENT: one is unknown (none
+ * changed). */
+int config_store_resources_set_target(struct config_store *s, const char *const *names, size_t n,
+				      enum config_target target);
 
 /*
  * dependent depends on provider.  -EXDEV: not in the same group; -ELOOP:
  * the same resource, or provider already depends (transitively) on
- * dependent; -EEXIST: already there.  remove: -ENOENT if not there.
+ * dependent; -EMLINK: a chain of dependencies through the new one would
+ * have more than CONFIG_DEP_DEPTH_MAX edges; -EEXIST: already there.
+ * remove: -ENOENT if not there.
  */
 int config_store_dep_add(struct config_store *s, const char *dependent, const char *provider);
 int config_store_dep_remove(struct config_store *s, const char *dependent, const char *provider);
@@ -120,16 +160,19 @@ struct config_type {
 	char name[CONFIG_NAME_MAX + 1];
 };
 
+struct config_prop_entry {
+	char *key;
+	char *value;
+};
+
 struct config_group {
 	char id[CONFIG_ID_LEN + 1];
 	char name[CONFIG_NAME_MAX + 1];
 	enum config_target target;
-	char *dep_expr; /* the group dependency expression (to come), NULL: none */
-};
-
-struct config_prop_entry {
-	char *key;
-	char *value;
+	char *dep_expr;			 /* the group dependency expression (to come), NULL: none */
+	struct group_props common;	 /* the defaults overlaid with its properties */
+	struct config_prop_entry *props; /* as stored, by key */
+	size_t n_props;
 };
 
 struct config_resource {
@@ -167,5 +210,9 @@ int config_store_load(struct config_store *s, struct config_snapshot **ret);
 int config_store_resource_get(struct config_store *s, const char *name,
 			      struct config_resource *ret);
 void config_resource_done(struct config_resource *res);
+/* One group by name, as config_store_load() gives it; -ENOENT if none.  Free with
+ * config_group_done(). */
+int config_store_group_get(struct config_store *s, const char *name, struct config_group *ret);
+void config_group_done(struct config_group *g);
 struct config_snapshot *config_snapshot_free(struct config_snapshot *snap);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config_snapshot *, config_snapshot_free);

@@ -4,7 +4,9 @@
  * through close and reopen, every error with its errno and an unchanged
  * database after it, case-insensitive names, dependency rules, durability
  * across SIGKILL (after the call returned, and in the middle of one), the
- * schema version and a file that is not a database.
+ * schema version, the migration of a version 1 database, and a file that is
+ * not a database.  Groups: properties, targets of a group and its members,
+ * resources added with their dependencies, the dependency depth limit.
  */
 
 #include <check.h>
@@ -72,10 +74,16 @@ static char *dump(struct config_store *s)
 	ck_assert_ptr_nonnull(f);
 	for (size_t i = 0; i < snap->n_types; i++)
 		fprintf(f, "type %s %s\n", snap->types[i].id, snap->types[i].name);
-	for (size_t i = 0; i < snap->n_groups; i++)
-		fprintf(f, "group %s %s %d %s\n", snap->groups[i].id, snap->groups[i].name,
-			snap->groups[i].target,
-			snap->groups[i].dep_expr ? snap->groups[i].dep_expr : "-");
+	for (size_t i = 0; i < snap->n_groups; i++) {
+		const struct config_group *g = &snap->groups[i];
+
+		fprintf(f, "group %s %s %d %s\n", g->id, g->name, g->target,
+			g->dep_expr ? g->dep_expr : "-");
+		fprintf(f, " common %u %u\n", g->common.failover_threshold,
+			g->common.failover_period_h);
+		for (size_t j = 0; j < g->n_props; j++)
+			fprintf(f, " prop %s=%s\n", g->props[j].key, g->props[j].value);
+	}
 	for (size_t i = 0; i < snap->n_resources; i++) {
 		const struct config_resource *r = &snap->resources[i];
 
@@ -270,12 +278,14 @@ START_TEST(test_newer_schema)
 	_cleanup_free_ char *before = NULL, *after = NULL;
 	struct config_store *s = open_ok();
 	size_t n1, n2;
+	char sql[64];
 	sqlite3 *db;
 
 	populate(s);
 	config_store_free(s);
 	ck_assert_int_eq(sqlite3_open(db_path(""), &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", CONFIG_SCHEMA_VERSION + 1);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	ck_assert_int_eq(access(db_path("-wal"), F_OK), -1);
 
@@ -602,6 +612,440 @@ START_TEST(test_deps)
 }
 END_TEST
 
+START_TEST(test_group_props)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	_cleanup_free_ char *before = NULL, *after = NULL;
+	const struct config_prop set[] = {{"failoverthreshold", "0x5"}, {"FailoverPeriod", "3"}};
+	const struct config_prop nodes[] = {{"FailoverThreshold", "0xFFFFFFFF"}};
+	const struct config_prop limits[] = {{"FailoverThreshold", "1000"},
+					     {"FailoverPeriod", "1193"}};
+	const struct config_prop unset[] = {{"FAILOVERPERIOD", NULL}};
+	const struct config_prop private[] = {{"FailoverPeriod", "2"}, {"Address", "x"}};
+	const struct config_prop resource_key[] = {{"RestartThreshold", "1"}};
+	const struct config_prop dup[] = {{"FailoverPeriod", "2"}, {"failoverPERIOD", "3"}};
+	const struct config_prop not_number[] = {{"FailoverPeriod", "3h"}};
+	const struct config_prop empty[] = {{"FailoverPeriod", ""}};
+	const struct config_prop over[] = {{"FailoverThreshold", "4294967296"}};
+	const struct config_prop thr_high[] = {{"FailoverThreshold", "1001"}};
+	const struct config_prop thr_almost[] = {{"FailoverThreshold", "4294967294"}};
+	const struct config_prop period_zero[] = {{"FailoverPeriod", "0"}};
+	const struct config_prop period_high[] = {{"FailoverPeriod", "1194"}};
+	/* the first write valid alone, the set invalid: none of it may stay */
+	const struct config_prop mixed[] = {{"FailoverThreshold", "2"}, {"FailoverPeriod", "0"}};
+	const struct config_prop bad_key[] = {{"a/b", "1"}};
+	struct config_group g = {};
+	const char *key = NULL;
+
+	populate(s);
+	/* defaults, before anything is set */
+	OK(config_store_group_get(s, "WEB", &g));
+	ck_assert_str_eq(g.name, "web");
+	ck_assert_int_eq(g.target, CONFIG_TARGET_ONLINE);
+	ck_assert_uint_eq(g.common.failover_threshold, GROUP_FAILOVER_THRESHOLD_NODES);
+	ck_assert_uint_eq(g.common.failover_period_h, 6);
+	ck_assert_uint_eq(g.n_props, 0);
+	config_group_done(&g);
+
+	OK(config_store_group_set_props(s, "Web", set, ELEMENTSOF(set), &key));
+	ck_assert_ptr_null(key);
+	OK(config_store_group_get(s, "web", &g));
+	ck_assert_uint_eq(g.common.failover_threshold, 5);
+	ck_assert_uint_eq(g.common.failover_period_h, 3);
+	ck_assert_uint_eq(g.n_props, 2);
+	ck_assert_str_eq(g.props[0].key, "FailoverPeriod");
+	ck_assert_str_eq(g.props[0].value, "3");
+	ck_assert_str_eq(g.props[1].key, "failoverthreshold"); /* the spelling first given */
+	ck_assert_str_eq(g.props[1].value, "5");	       /* hex stored in decimal */
+	config_group_done(&g);
+	ck_assert_ptr_null(g.props);
+
+#define GROUP_FAILS(want, props, want_key)                                                         \
+	do {                                                                                       \
+		key = "unset";                                                                     \
+		FAILS(s, want,                                                                     \
+		      config_store_group_set_props(s, "web", props, ELEMENTSOF(props), &key));     \
+		ck_assert_str_eq(key, want_key);                                                   \
+	} while (false)
+
+	GROUP_FAILS(-EINVAL, private, "Address");
+	GROUP_FAILS(-EINVAL, resource_key, "RestartThreshold");
+	GROUP_FAILS(-EINVAL, dup, "failoverPERIOD");
+	GROUP_FAILS(-EINVAL, not_number, "FailoverPeriod");
+	GROUP_FAILS(-EINVAL, empty, "FailoverPeriod");
+	GROUP_FAILS(-EINVAL, bad_key, "a/b");
+	GROUP_FAILS(-ERANGE, over, "FailoverThreshold");
+	GROUP_FAILS(-ERANGE, thr_high, "FailoverThreshold");
+	GROUP_FAILS(-ERANGE, thr_almost, "FailoverThreshold");
+	GROUP_FAILS(-ERANGE, period_zero, "FailoverPeriod");
+	GROUP_FAILS(-ERANGE, period_high, "FailoverPeriod");
+	GROUP_FAILS(-ERANGE, mixed, "FailoverPeriod");
+	key = "unset";
+	FAILS(s, -ENOENT, config_store_group_set_props(s, "nope", set, 1, &key));
+	ck_assert_str_eq(key, "name");
+	FAILS(s, -EINVAL, config_store_group_set_props(s, "a/b", set, 1, &key));
+	ck_assert_str_eq(key, "name");
+	FAILS(s, -ENOENT, config_store_group_get(s, "nope", &g));
+
+	/* the limits, the "nodes − 1" marker, and removal back to the default */
+	OK(config_store_group_set_props(s, "web", limits, ELEMENTSOF(limits), NULL));
+	OK(config_store_group_set_props(s, "web", nodes, ELEMENTSOF(nodes), NULL));
+	OK(config_store_group_set_props(s, "web", unset, ELEMENTSOF(unset), NULL));
+	OK(config_store_group_set_props(s, "web", unset, ELEMENTSOF(unset), NULL));
+	OK(config_store_load(s, &snap));
+	ck_assert_str_eq(snap->groups[1].name, "web");
+	ck_assert_uint_eq(snap->groups[1].common.failover_threshold,
+			  GROUP_FAILOVER_THRESHOLD_NODES);
+	ck_assert_uint_eq(snap->groups[1].common.failover_period_h, 6);
+	ck_assert_uint_eq(snap->groups[1].n_props, 1);
+	ck_assert_str_eq(snap->groups[1].props[0].value, "4294967295");
+	ck_assert_uint_eq(snap->groups[0].n_props, 0); /* the other group untouched */
+	snap = config_snapshot_free(snap);
+
+	/* through close and reopen */
+	OK(config_store_group_set_props(s, "database", set, ELEMENTSOF(set), NULL));
+	before = dump(s);
+	s = config_store_free(s);
+	s = open_ok();
+	after = dump(s);
+	ck_assert_str_eq(before, after);
+
+	/* a removed group takes its properties: the same name again has the defaults */
+	OK(config_store_resource_remove(s, "Postgres"));
+	OK(config_store_group_remove(s, "database"));
+	OK(config_store_group_add(s, "database", NULL));
+	OK(config_store_group_get(s, "database", &g));
+	ck_assert_uint_eq(g.n_props, 0);
+	ck_assert_uint_eq(g.common.failover_period_h, 6);
+	config_group_done(&g);
+}
+END_TEST
+
+START_TEST(test_group_target_all)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+
+	populate(s); /* web online, httpd online, web-ip offline; Database offline */
+	OK(config_store_resource_set_target(s, "Postgres", CONFIG_TARGET_ONLINE));
+	OK(config_store_group_set_target_all(s, "WEB", CONFIG_TARGET_OFFLINE));
+	OK(config_store_load(s, &snap));
+	ck_assert_int_eq(snap->groups[1].target, CONFIG_TARGET_OFFLINE);
+	ck_assert_int_eq(snap->resources[1].target, CONFIG_TARGET_OFFLINE);
+	ck_assert_int_eq(snap->resources[2].target, CONFIG_TARGET_OFFLINE);
+	/* another group's members are not touched */
+	ck_assert_str_eq(snap->resources[0].name, "Postgres");
+	ck_assert_int_eq(snap->resources[0].target, CONFIG_TARGET_ONLINE);
+	snap = config_snapshot_free(snap);
+
+	OK(config_store_group_set_target_all(s, "web", CONFIG_TARGET_ONLINE));
+	OK(config_store_load(s, &snap));
+	ck_assert_int_eq(snap->groups[1].target, CONFIG_TARGET_ONLINE);
+	ck_assert_int_eq(snap->resources[1].target, CONFIG_TARGET_ONLINE);
+	ck_assert_int_eq(snap->resources[2].target, CONFIG_TARGET_ONLINE);
+	ck_assert_int_eq(snap->groups[0].target, CONFIG_TARGET_OFFLINE);
+
+	FAILS(s, -ENOENT, config_store_group_set_target_all(s, "nope", CONFIG_TARGET_OFFLINE));
+	FAILS(s, -EINVAL, config_store_group_set_target_all(s, "web", (enum config_target) 2));
+	FAILS(s, -EINVAL, config_store_group_set_target_all(s, "", CONFIG_TARGET_OFFLINE));
+	/* an empty group has only its own target */
+	OK(config_store_group_add(s, "empty", NULL));
+	OK(config_store_group_set_target_all(s, "empty", CONFIG_TARGET_ONLINE));
+}
+END_TEST
+
+START_TEST(test_resources_set_target)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	const char *const some[] = {"web-ip", "POSTGRES"};
+	const char *const unknown[] = {"web-ip", "nope", "Postgres"};
+	const char *const bad[] = {"web-ip", "a/b"};
+	const char *const null_name[] = {"web-ip", NULL};
+
+	populate(s);
+	OK(config_store_resources_set_target(s, some, ELEMENTSOF(some), CONFIG_TARGET_ONLINE));
+	OK(config_store_load(s, &snap));
+	ck_assert_str_eq(snap->resources[0].name, "Postgres");
+	ck_assert_int_eq(snap->resources[0].target, CONFIG_TARGET_ONLINE);
+	ck_assert_int_eq(snap->resources[1].target, CONFIG_TARGET_ONLINE); /* httpd, before */
+	ck_assert_int_eq(snap->resources[2].target, CONFIG_TARGET_ONLINE);
+	/* groups are not touched */
+	ck_assert_int_eq(snap->groups[0].target, CONFIG_TARGET_OFFLINE);
+
+	/* all or nothing: the known ones before and after the unknown one stay online */
+	FAILS(s, -ENOENT,
+	      config_store_resources_set_target(s, unknown, ELEMENTSOF(unknown),
+						CONFIG_TARGET_OFFLINE));
+	FAILS(s, -EINVAL,
+	      config_store_resources_set_target(s, bad, ELEMENTSOF(bad), CONFIG_TARGET_OFFLINE));
+	FAILS(s, -EINVAL,
+	      config_store_resources_set_target(s, null_name, 2, CONFIG_TARGET_OFFLINE));
+	FAILS(s, -EINVAL, config_store_resources_set_target(s, NULL, 1, CONFIG_TARGET_OFFLINE));
+	FAILS(s, -EINVAL, config_store_resources_set_target(s, some, 2, (enum config_target) 5));
+	OK(config_store_resources_set_target(s, NULL, 0, CONFIG_TARGET_OFFLINE));
+	OK(config_store_resources_set_target(s, some, 1, CONFIG_TARGET_OFFLINE));
+	snap = config_snapshot_free(snap);
+	OK(config_store_load(s, &snap));
+	ck_assert_int_eq(snap->resources[0].target, CONFIG_TARGET_ONLINE);
+	ck_assert_int_eq(snap->resources[2].target, CONFIG_TARGET_OFFLINE);
+}
+END_TEST
+
+START_TEST(test_resource_add_deps)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	const char *const both[] = {"WEB-IP", "httpd"};
+	const char *const unknown[] = {"httpd", "nope"};
+	const char *const cross[] = {"httpd", "Postgres"};
+	const char *const self[] = {"web-ip", "new"};
+	const char *const twice[] = {"httpd", "web-ip", "HTTPD"};
+	const char *const bad[] = {"httpd", "a/b"};
+	const char *const null_name[] = {"httpd", NULL};
+	const struct config_prop props[] = {{"RestartPeriod", "0"}};
+	char id[CONFIG_ID_LEN + 1];
+	const char *key = NULL;
+
+	populate(s); /* httpd → web-ip */
+
+#define DEPS_FAIL(want, deps, want_key)                                                            \
+	do {                                                                                       \
+		key = "unset";                                                                     \
+		FAILS(s, want,                                                                     \
+		      config_store_resource_add_deps(s, "new", "web", "test", NULL, 0, deps,       \
+						     ELEMENTSOF(deps), NULL, &key));               \
+		ck_assert_ptr_eq(key, (deps)[want_key]);                                           \
+	} while (false)
+
+	/* *reterr_key is the very string of deps[] at fault */
+	DEPS_FAIL(-ENOENT, unknown, 1);
+	DEPS_FAIL(-EXDEV, cross, 1);
+	DEPS_FAIL(-ELOOP, self, 1);
+	DEPS_FAIL(-EEXIST, twice, 2);
+	DEPS_FAIL(-EINVAL, bad, 1);
+	key = "unset";
+	FAILS(s, -EINVAL,
+	      config_store_resource_add_deps(s, "new", "web", "test", NULL, 0, null_name, 2, NULL,
+					     &key));
+	ck_assert_str_eq(key, "depends_on");
+	FAILS(s, -EINVAL,
+	      config_store_resource_add_deps(s, "new", "web", "test", NULL, 0, NULL, 1, NULL,
+					     &key));
+	/* the resource's own errors come first, as for config_store_resource_add */
+	FAILS(s, -ERANGE,
+	      config_store_resource_add_deps(s, "new", "web", "test", props, 1, both, 2, NULL,
+					     &key));
+	ck_assert_str_eq(key, "RestartPeriod");
+	FAILS(s, -ENOENT,
+	      config_store_resource_add_deps(s, "new", "nope", "test", NULL, 0, both, 2, NULL,
+					     &key));
+	ck_assert_str_eq(key, "group");
+	FAILS(s, -EEXIST,
+	      config_store_resource_add_deps(s, "HTTPD", "web", "test", NULL, 0, both, 2, NULL,
+					     &key));
+	ck_assert_str_eq(key, "name");
+
+	OK(config_store_resource_add_deps(s, "new", "web", "test", NULL, 0, both, 2, id, &key));
+	ck_assert_ptr_null(key);
+	OK(config_store_load(s, &snap));
+	ck_assert_uint_eq(snap->n_resources, 4);
+	ck_assert_str_eq(snap->resources[2].name, "new");
+	ck_assert_str_eq(snap->resources[2].id, id);
+	ck_assert_uint_eq(snap->n_deps, 3);
+	/* by dependent, then provider name: httpd → web-ip, new → httpd, new → web-ip */
+	ck_assert_str_eq(snap->deps[1].dependent_id, id);
+	ck_assert_str_eq(snap->deps[1].provider_id, snap->resources[1].id);
+	ck_assert_str_eq(snap->deps[2].dependent_id, id);
+	ck_assert_str_eq(snap->deps[2].provider_id, snap->resources[3].id);
+	/* now a cycle through the new one is refused as any other */
+	FAILS(s, -ELOOP, config_store_dep_add(s, "web-ip", "new"));
+}
+END_TEST
+
+/* Adds r<first>..r<last> in group g, each depending on the next: last - first edges. */
+static void chain(struct config_store *s, const char *prefix, int first, int last)
+{
+	char name[32], next[32];
+	const char *deps[] = {next};
+
+	for (int i = last; i >= first; i--) {
+		snprintf(name, sizeof(name), "%s%03d", prefix, i);
+		snprintf(next, sizeof(next), "%s%03d", prefix, i + 1);
+		OK(config_store_resource_add_deps(s, name, "g", "test", NULL, 0, deps,
+						  i == last ? 0 : 1, NULL, NULL));
+	}
+}
+
+/* semantics.md §5.3: at most CONFIG_DEP_DEPTH_MAX edges on any chain. */
+START_TEST(test_dep_depth)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	const char *const top[] = {"a000"};
+	const char *key = NULL;
+
+	ck_assert_int_eq(CONFIG_DEP_DEPTH_MAX, 100);
+	OK(config_store_type_add(s, "test", NULL));
+	OK(config_store_group_add(s, "g", NULL));
+	/* a000 → a001 → … → a100: exactly 100 edges */
+	chain(s, "a", 0, CONFIG_DEP_DEPTH_MAX);
+	/* the 101st, at either end, by either call */
+	OK(config_store_resource_add(s, "x", "g", "test", NULL, 0, NULL, NULL));
+	FAILS(s, -EMLINK, config_store_dep_add(s, "x", "a000"));
+	FAILS(s, -EMLINK, config_store_dep_add(s, "a100", "x"));
+	FAILS(s, -EMLINK,
+	      config_store_resource_add_deps(s, "y", "g", "test", NULL, 0, top, 1, NULL, &key));
+	ck_assert_ptr_eq(key, top[0]);
+	/* a shortcut is no deeper; the cycle check still comes first */
+	OK(config_store_dep_add(s, "a000", "a050"));
+	FAILS(s, -ELOOP, config_store_dep_add(s, "a100", "a000"));
+	FAILS(s, -EEXIST, config_store_dep_add(s, "a000", "a001"));
+	/* shorter chains elsewhere are unaffected */
+	OK(config_store_dep_add(s, "x", "a001"));
+
+	/* joining two chains: 50 + 1 + 49 = 100 edges is fine, 50 + 1 + 50 is not */
+	chain(s, "b", 0, 50); /* b000 … b050: 50 edges */
+	chain(s, "c", 0, 49); /* c000 … c049: 49 edges */
+	chain(s, "d", 0, 50); /* d000 … d050: 50 edges */
+	FAILS(s, -EMLINK, config_store_dep_add(s, "b050", "d000"));
+	OK(config_store_dep_add(s, "b050", "c000"));
+	/* and now c's chain is 100 deep from b000: nothing may hang below c049 */
+	FAILS(s, -EMLINK, config_store_dep_add(s, "c049", "x"));
+}
+END_TEST
+
+/*
+ * 100 layers of two resources, each depending on both of the next layer: 99
+ * edges deep, 2^99 paths.  The checks must not walk the paths (the test's
+ * timeout would): one more layer on top is refused, beside it accepted.
+ */
+START_TEST(test_dep_depth_lattice)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	enum { LAYERS = 100 };
+	const char *key = NULL;
+	char names[2][16], next[2][16];
+	const char *deps[] = {next[0], next[1]};
+	const char *const top[] = {"l00a"};
+
+	OK(config_store_type_add(s, "test", NULL));
+	OK(config_store_group_add(s, "g", NULL));
+	for (int i = LAYERS - 1; i >= 0; i--)
+		for (int k = 0; k < 2; k++) {
+			snprintf(names[k], sizeof(names[k]), "l%02d%c", i, 'a' + k);
+			snprintf(next[0], sizeof(next[0]), "l%02da", i + 1);
+			snprintf(next[1], sizeof(next[1]), "l%02db", i + 1);
+			OK(config_store_resource_add_deps(s, names[k], "g", "test", NULL, 0, deps,
+							  i == LAYERS - 1 ? 0 : 2, NULL, NULL));
+		}
+	OK(config_store_resource_add_deps(s, "top", "g", "test", NULL, 0, top, 1, NULL, NULL));
+	FAILS(s, -EMLINK,
+	      config_store_resource_add_deps(s, "over", "g", "test", NULL, 0,
+					     (const char *const[]){"top"}, 1, NULL, &key));
+	ck_assert_str_eq(key, "top");
+	OK(config_store_resource_add(s, "bottom", "g", "test", NULL, 0, NULL, NULL));
+	FAILS(s, -EMLINK, config_store_dep_add(s, "l99a", "bottom"));
+	FAILS(s, -ELOOP, config_store_dep_add(s, "l99b", "top"));
+}
+END_TEST
+
+/* The schema of version 1, as released: a database of that version must migrate in place. */
+static const char schema_v1[] =
+	"CREATE TABLE types ("
+	"  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 32),"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
+	"CREATE TABLE groups ("
+	"  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 32),"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  target INTEGER NOT NULL DEFAULT 0 CHECK (target IN (0, 1)),"
+	"  dep_expr TEXT);"
+	"CREATE TABLE resources ("
+	"  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 32),"
+	"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  group_id TEXT NOT NULL REFERENCES groups (id),"
+	"  type_id TEXT NOT NULL REFERENCES types (id),"
+	"  target INTEGER NOT NULL DEFAULT 0 CHECK (target IN (0, 1)));"
+	"CREATE INDEX resources_group ON resources (group_id);"
+	"CREATE INDEX resources_type ON resources (type_id);"
+	"CREATE TABLE resource_props ("
+	"  resource_id TEXT NOT NULL REFERENCES resources (id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL COLLATE NOCASE,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (resource_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE resource_deps ("
+	"  dependent_id TEXT NOT NULL REFERENCES resources (id) ON DELETE CASCADE,"
+	"  provider_id TEXT NOT NULL REFERENCES resources (id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (dependent_id, provider_id),"
+	"  CHECK (dependent_id <> provider_id)) WITHOUT ROWID;"
+	"CREATE INDEX resource_deps_provider ON resource_deps (provider_id);"
+	"INSERT INTO types VALUES ('11111111111111111111111111111111', 'test');"
+	"INSERT INTO groups VALUES ('22222222222222222222222222222222', 'web', 1, NULL);"
+	"INSERT INTO resources VALUES ('33333333333333333333333333333333', 'ip', "
+	"  '22222222222222222222222222222222', '11111111111111111111111111111111', 1);"
+	"INSERT INTO resources VALUES ('44444444444444444444444444444444', 'httpd', "
+	"  '22222222222222222222222222222222', '11111111111111111111111111111111', 0);"
+	"INSERT INTO resource_props VALUES ('33333333333333333333333333333333', "
+	"  'PendingTimeout', '20000');"
+	"INSERT INTO resource_deps VALUES ('44444444444444444444444444444444', "
+	"  '33333333333333333333333333333333');"
+	"PRAGMA user_version = 1;";
+
+START_TEST(test_migrate_v1)
+{
+	_cleanup_(config_store_freep) struct config_store *s = NULL;
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	const struct config_prop period[] = {{"FailoverPeriod", "2"}};
+	const char *const deps[] = {"httpd"};
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	ck_assert_int_eq(sqlite3_open(db_path(""), &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_ok();
+	OK(config_store_load(s, &snap));
+	ck_assert_uint_eq(snap->n_groups, 1);
+	ck_assert_str_eq(snap->groups[0].id, "22222222222222222222222222222222");
+	ck_assert_int_eq(snap->groups[0].target, CONFIG_TARGET_ONLINE);
+	ck_assert_uint_eq(snap->groups[0].n_props, 0);
+	ck_assert_uint_eq(snap->groups[0].common.failover_period_h, 6);
+	ck_assert_uint_eq(snap->n_resources, 2);
+	ck_assert_str_eq(snap->resources[1].name, "ip");
+	ck_assert_uint_eq(snap->resources[1].common.pending_timeout_ms, 20000);
+	ck_assert_int_eq(snap->resources[1].target, CONFIG_TARGET_ONLINE);
+	ck_assert_uint_eq(snap->n_deps, 1);
+	/* the new table works, and its cascade */
+	OK(config_store_group_set_props(s, "web", period, 1, NULL));
+	OK(config_store_resource_add_deps(s, "app", "web", "test", NULL, 0, deps, 1, NULL, NULL));
+	s = config_store_free(s);
+
+	ck_assert_int_eq(sqlite3_open(db_path(""), &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+	sqlite3_finalize(q);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT value FROM group_props WHERE group_id = "
+					    "'22222222222222222222222222222222' AND "
+					    "key = 'failoverperiod'",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_str_eq((const char *) sqlite3_column_text(q, 0), "2");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+
+	/* and a second open finds nothing to do */
+	s = open_ok();
+	snap = config_snapshot_free(snap);
+	OK(config_store_load(s, &snap));
+	ck_assert_uint_eq(snap->groups[0].common.failover_period_h, 2);
+	ck_assert_uint_eq(snap->n_deps, 2);
+}
+END_TEST
+
 START_TEST(test_busy)
 {
 	_cleanup_(config_store_freep) struct config_store *s = open_ok();
@@ -770,6 +1214,13 @@ static Suite *config_store_suite(void)
 	tcase_add_test(tc, test_props_remove);
 	tcase_add_test(tc, test_props_inherit);
 	tcase_add_test(tc, test_deps);
+	tcase_add_test(tc, test_group_props);
+	tcase_add_test(tc, test_group_target_all);
+	tcase_add_test(tc, test_resources_set_target);
+	tcase_add_test(tc, test_resource_add_deps);
+	tcase_add_test(tc, test_dep_depth);
+	tcase_add_test(tc, test_dep_depth_lattice);
+	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_kill_after_ack);
 	tcase_add_test(tc, test_kill_midway);

@@ -15,8 +15,8 @@
 #include "time-util.h"
 
 #define T0	 (UINT64_C(1000) * NSEC_PER_SEC)
-#define HOURS(x) ((uint64_t) (x) * 3600 * NSEC_PER_SEC)
-#define MIN(x)	 ((uint64_t) (x) * 60 * NSEC_PER_SEC)
+#define HOURS(x) ((uint64_t) (x) *3600 * NSEC_PER_SEC)
+#define MIN(x)	 ((uint64_t) (x) *60 * NSEC_PER_SEC)
 
 static struct group_props props(uint32_t threshold, uint32_t period_h)
 {
