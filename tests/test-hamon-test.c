@@ -740,6 +740,50 @@ START_TEST(test_record_name_escaped)
 }
 END_TEST
 
+/* The longest offline line: a name escaped to 4 bytes per byte, CHAN_ARGS_MAX params; never cut. */
+START_TEST(test_record_offline_long)
+{
+	char name[401], want[2 * CHAN_ARGS_MAX + 16];
+	uint8_t params[CHAN_ARGS_MAX];
+	_cleanup_free_ char *line = NULL;
+	size_t size = 0, n = 0;
+	ssize_t l;
+	FILE *f;
+	uint64_t id;
+	const char *props[] = {record_prop(), NULL};
+
+	for (size_t i = 0; i < 200; i++)
+		memcpy(name + 2 * i, "\xc3\xa9", 2); /* é: "\xc3\xa9" in the file */
+	name[400] = '\0';
+	n = (size_t) snprintf(want, sizeof(want), " offline ");
+	for (size_t i = 0; i < sizeof(params); i++) {
+		params[i] = (uint8_t) (i * 7 + 1);
+		n += (size_t) snprintf(want + n, sizeof(want) - n, "%02x", params[i]);
+	}
+	snprintf(want + n, sizeof(want) - n, "\n");
+
+	spawn();
+	ck_assert_int_eq(expect_done(CHAN_CLASS_TRANSITION, post_open_named(name, props))->code, 0);
+	online_ok();
+	id = post(CHAN_CLASS_TRANSITION, CHAN_OP_OFFLINE, params, sizeof(params));
+	ck_assert_int_eq(expect_done(CHAN_CLASS_TRANSITION, id)->code, 0);
+	close_and_exit();
+
+	f = fopen(F.record, "re");
+	ck_assert_ptr_nonnull(f);
+	n = 0;
+	while ((l = getline(&line, &size, f)) > 0)
+		if (strstr(line, " offline ")) {
+			n++;
+			ck_assert_uint_ge((size_t) l, strlen(want));
+			ck_assert_str_eq(line + l - strlen(want), want);
+			ck_assert_ptr_nonnull(strstr(line, " \\xc3\\xa9\\xc3\\xa9"));
+		}
+	fclose(f);
+	ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
 /* ---- validation ---- */
 
 static const char *const invalid[] = {
@@ -931,6 +975,7 @@ Suite *hamon_test_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_record);
 	tcase_add_test(tc, test_record_name_escaped);
+	tcase_add_test(tc, test_record_offline_long);
 	tcase_add_test(tc, test_invalid);
 	suite_add_tcase(s, tc);
 

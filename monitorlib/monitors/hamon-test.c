@@ -126,7 +126,8 @@
 #include "macro.h"
 #include "time-util.h"
 
-#define RECORD_LINE_MAX	 (2 * CHAN_ARGS_MAX + 1024)
+/* The longest line: timestamp, the escaped name (struct tres), "offline ", every params byte in hex. */
+#define RECORD_LINE_MAX	 (2 * CHAN_ARGS_MAX + 4 * 256 + 64)
 #define CANCEL_POLL_NS	 (100 * NSEC_PER_MSEC) /* re-check hamon_terminate_requested() */
 #define DECREASING_START 1000000u
 
