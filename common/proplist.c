@@ -172,7 +172,7 @@ static int parse_property(struct cursor *c, struct proplist_entry *ret)
 	uint32_t syntax, size, first_syntax = 0, first_size = 0;
 	size_t at, name_len, bad;
 	const char *why;
-	unsigned values = 0;
+	bool has_value = false;
 	int r;
 
 	at = c->pos;
@@ -213,7 +213,8 @@ static int parse_property(struct cursor *c, struct proplist_entry *ret)
 		if (left(c) < 4)
 			return fail(c, at, "value truncated before its size");
 		(void) take_u32(c, &size, NULL);
-		if (values++ == 0) {
+		if (!has_value) {
+			has_value = true;
 			first_syntax = syntax;
 			first_size = size;
 			value = c->b + c->pos;
@@ -222,7 +223,7 @@ static int parse_property(struct cursor *c, struct proplist_entry *ret)
 		if (r < 0)
 			return r;
 	}
-	if (values == 0)
+	if (!has_value)
 		return fail(c, at, "property has no value");
 
 	if (ret) {
