@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <systemd/sd-bus.h>
@@ -131,8 +132,11 @@ static struct {
 	bool close_after;    /* close the connection after answering */
 	uint32_t result, seq;
 	int32_t state;
-	/* The last call: "PATH INTERFACE MEMBER ARG..." (a(ss) as " KEY=VALUE" each). */
-	char call[512];
+	/*
+	 * The last call: "PATH INTERFACE MEMBER ARG..." (a(ss) as " KEY=VALUE"
+	 * each, as as " [a,b]", ay as " y:<hex>").
+	 */
+	char call[4096];
 } mock = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_t control_thread;
@@ -165,7 +169,7 @@ static void mock_hang_up(bool instead, bool after)
 
 static void assert_call(const char *member_and_args)
 {
-	char want[512];
+	char want[4096];
 
 	snprintf(want, sizeof(want), "%s %s %s", CONTROL_OBJECT_PATH, CONTROL_INTERFACE,
 		 member_and_args);
@@ -208,6 +212,32 @@ static int mock_args(sd_bus_message *m, char *buf, size_t size)
 			if (r < 0)
 				return r;
 			c += 4;
+		} else if (strncmp(c, "as", 2) == 0) {
+			r = sd_bus_message_enter_container(m, 'a', "s");
+			if (r < 0)
+				return r;
+			len += (size_t) snprintf(buf + len, size - len, " [");
+			for (int i = 0; (r = sd_bus_message_read(m, "s", &str)) > 0; i++)
+				len += (size_t) snprintf(buf + len, size - len, "%s%s", i ? "," : "",
+							 str);
+			if (r < 0)
+				return r;
+			len += (size_t) snprintf(buf + len, size - len, "]");
+			r = sd_bus_message_exit_container(m);
+			if (r < 0)
+				return r;
+			c += 1;
+		} else if (strncmp(c, "ay", 2) == 0) {
+			const uint8_t *bytes;
+			size_t n;
+
+			r = sd_bus_message_read_array(m, 'y', (const void **) &bytes, &n);
+			if (r < 0)
+				return r;
+			len += (size_t) snprintf(buf + len, size - len, " y:");
+			for (size_t i = 0; i < n && len < size; i++)
+				len += (size_t) snprintf(buf + len, size - len, "%02x", bytes[i]);
+			c += 1;
 		} else {
 			len += (size_t) snprintf(buf + len, size - len, " <%c?>", *c);
 		}
@@ -219,7 +249,7 @@ static int mock_args(sd_bus_message *m, char *buf, size_t size)
 
 static int mock_method(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-	char call[512];
+	char call[4096];
 	const char *member = sd_bus_message_get_member(m);
 	const char *error, *message;
 	uint32_t result, seq;
@@ -253,7 +283,8 @@ static int mock_method(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
 		return sd_bus_reply_method_error(m, &SD_BUS_ERROR_MAKE_CONST(error, message));
 	if (strcmp(member, "AddGroup") == 0 || strcmp(member, "AddResource") == 0)
 		return sd_bus_reply_method_return(m, "s", MOCK_ID);
-	if (strcmp(member, "OnlineResource") == 0 || strcmp(member, "OfflineResource") == 0)
+	if (strcmp(member, "OnlineResource") == 0 || strcmp(member, "OfflineResource") == 0 ||
+	    strcmp(member, "OnlineGroup") == 0 || strcmp(member, "OfflineGroup") == 0)
 		return sd_bus_reply_method_return(m, "uiu", result, state, seq);
 	return sd_bus_reply_method_return(m, NULL);
 }
@@ -376,8 +407,8 @@ static void put(uint32_t slot, struct shm_object *o)
 	}
 }
 
-static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t seq, uint8_t seed,
-		      const uint32_t *members, uint32_t n)
+static struct shm_object grp(const char *name, int32_t state, uint32_t seq, uint8_t seed,
+			     const uint32_t *members, uint32_t n)
 {
 	struct shm_object o = {.kind = SHM_KIND_GROUP};
 
@@ -387,6 +418,14 @@ static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t s
 	o.u.grp.state_seq = seq;
 	o.u.grp.n_members = n;
 	o.u.grp.members = blob(members, n * (uint32_t) sizeof(uint32_t));
+	return o;
+}
+
+static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t seq, uint8_t seed,
+		      const uint32_t *members, uint32_t n)
+{
+	struct shm_object o = grp(name, state, seq, seed, members, n);
+
 	put(slot, &o);
 }
 
@@ -394,9 +433,10 @@ static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t s
 #define WEIRD_RES   "caf\xc3\xa9\xff"	  /* valid UTF-8, then an invalid byte */
 
 /*
- * The fixed data set: "web" (web-ip, web-server in that member order, the
- * second locked, pending, with properties and a dependency), WEIRD_GROUP
- * with WEIRD_RES, and "empty" without members.
+ * The fixed data set: "web" (persistent state online, 2 failovers; web-ip,
+ * web-server in that member order, the second locked, pending, with
+ * properties and a dependency on the first), WEIRD_GROUP with WEIRD_RES,
+ * and "empty" without members.
  */
 static void load_fixed(void)
 {
@@ -427,7 +467,10 @@ static void load_fixed(void)
 	o.u.res.last_error = -EIO;
 	o.u.res.restart_count = 3;
 	put(r2, &o);
-	put_group(g0, "web", HAGENT_GROUP_ONLINE, 12, 0x10, web, 2);
+	o = grp("web", HAGENT_GROUP_ONLINE, 12, 0x10, web, 2);
+	o.u.grp.persistent_state = 1;
+	o.u.grp.failover_count = 2;
+	put(g0, &o);
 	put_group(g1, WEIRD_GROUP, HAGENT_GROUP_FAILED, 3, 0x20, weird, 1);
 	put_group(g2, "empty", HAGENT_GROUP_OFFLINE, 1, 0x30, NULL, 0);
 	ck_assert_int_eq(shm_writer_commit(w), 0);
@@ -532,18 +575,21 @@ static void assert_fails(const struct run *r, int code, const char *err)
 
 #define STATUS_TEXT                                                                                \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
-	"web            online          12\n"                                                      \
+	"web            online          12                               persistent state online, " \
+	"2 failovers\n"                                                                            \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
-	"`- web-server  online-pending  7    test        1240  1         locked, checkpoint 3, "   \
-	"wait hint 5000 ms\n"                                                                      \
-	"q\"b\\c\\x01\xc3\xbc     failed          3\n"                                             \
+	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
+	"locked, checkpoint 3, wait hint 5000 ms\n"                                                \
+	"q\"b\\c\\x01\xc3\xbc     failed          3                                "                \
+	"persistent state offline\n"                                                               \
 	"`- caf\xc3\xa9\xff       failed          2    test        -     3\n"                      \
-	"empty          offline         1\n"
+	"empty          offline         1                                persistent state offline\n"
 
 #define WEB_IP_JSON                                                                                \
 	"{\"name\":\"web-ip\",\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"web\","      \
 	"\"type\":\"IP Address\",\"state\":\"online\",\"sequence\":4,\"checkpoint\":0,"            \
-	"\"wait_hint\":0,\"locked\":false,\"monitor_pid\":1234,\"restart_count\":0}"
+	"\"wait_hint\":0,\"locked\":false,\"monitor_pid\":1234,\"restart_count\":0,"          \
+	"\"dependencies\":[]}"
 #define WEB_SERVER_FIELDS                                                                          \
 	"\"name\":\"web-server\",\"id\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",\"group\":\"web\","   \
 	"\"type\":\"test\",\"state\":\"online-pending\",\"sequence\":7,\"checkpoint\":3,"          \
@@ -553,15 +599,17 @@ static void assert_fails(const struct run *r, int code, const char *err)
 #define STATUS_JSON                                                                                \
 	"{\"groups\":["                                                                            \
 	"{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\",\"state\":\"online\","      \
-	"\"sequence\":12,\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS "}]},"                \
+	"\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,\"resources\":["            \
+	WEB_IP_JSON ",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]},"                     \
 	"{\"name\":" WEIRD_GROUP_JSON ",\"id\":\"202122232425262728292a2b2c2d2e2f\","              \
-	"\"state\":\"failed\",\"sequence\":3,\"resources\":["                                      \
+	"\"state\":\"failed\",\"sequence\":3,\"failover_count\":0,\"persistent_state\":0,"        \
+	"\"resources\":["                                                                         \
 	"{\"name\":\"caf\xc3\xa9\\ufffd\",\"id\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","            \
 	"\"group\":" WEIRD_GROUP_JSON ",\"type\":\"test\",\"state\":\"failed\",\"sequence\":2,"    \
 	"\"checkpoint\":0,\"wait_hint\":0,\"locked\":false,\"monitor_pid\":0,"                     \
-	"\"restart_count\":3}]},"                                                                  \
+	"\"restart_count\":3,\"dependencies\":[]}]},"                                            \
 	"{\"name\":\"empty\",\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","   \
-	"\"sequence\":1,\"resources\":[]}]}\n"
+	"\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,\"resources\":[]}]}\n"
 
 /* Claim: status prints every group with its members, in member order, aligned. */
 START_TEST(test_status_text)
@@ -652,7 +700,8 @@ START_TEST(test_state_names)
 	for (size_t i = 0; i < ELEMENTSOF(gs); i++) {
 		snprintf(want, sizeof(want),
 			 "{\"name\":\"g-%s\",\"id\":\"000102030405060708090a0b0c0d0e0f\","
-			 "\"state\":\"%s\",\"sequence\":1,\"resources\":[{\"name\":\"r-%s\","
+			 "\"state\":\"%s\",\"sequence\":1,\"failover_count\":0,"
+			 "\"persistent_state\":0,\"resources\":[{\"name\":\"r-%s\","
 			 "\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"g-%s\","
 			 "\"type\":\"t\",\"state\":\"%s\",",
 			 gs[i].name, gs[i].name, rs[i].name, gs[i].name, rs[i].name);
@@ -663,7 +712,8 @@ START_TEST(test_state_names)
 	for (size_t i = 0; i < ELEMENTSOF(gs); i++) {
 		snprintf(want, sizeof(want), "\n`- r-%-17s%-17s1 ", rs[i].name, rs[i].name);
 		assert_out_has(&r, want);
-		snprintf(want, sizeof(want), "\ng-%-20s%-17s1\n", gs[i].name, gs[i].name);
+		snprintf(want, sizeof(want), "\ng-%-20s%-17s1%25spersistent state offline\n",
+			 gs[i].name, gs[i].name, "");
 		assert_out_has(&r, want);
 	}
 	/* The seventh resource state, without a group of its own. */
@@ -742,23 +792,24 @@ END_TEST
 	"State:            online\n"                                                               \
 	"Sequence:         12\n"                                                                   \
 	"Members:          2\n"                                                                    \
-	"Failover count:   0\n"                                                                    \
-	"Persistent state: offline\n"                                                              \
+	"Failover count:   2\n"                                                                    \
+	"Persistent state: online\n"                                                               \
 	"State changed:    -\n"                                                                    \
 	"Dependencies:     -\n"                                                                    \
 	"Properties:       -\n"                                                                    \
 	"\n"                                                                                       \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
-	"web            online          12\n"                                                      \
+	"web            online          12                               persistent state online, " \
+	"2 failovers\n"                                                                            \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
-	"`- web-server  online-pending  7    test        1240  1         locked, checkpoint 3, "   \
-	"wait hint 5000 ms\n"
+	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
+	"locked, checkpoint 3, wait hint 5000 ms\n"
 
 #define SHOW_WEB_JSON                                                                              \
 	"{\"group\":{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\","                \
-	"\"state\":\"online\",\"sequence\":12,\"failover_count\":0,\"persistent_state\":0,"        \
+	"\"state\":\"online\",\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,"        \
 	"\"state_change_ns\":0,\"dependency_expression\":null,\"properties\":{},"                  \
-	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS "}]}}\n"
+	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]}}\n"
 
 /* Claim: show of a group prints the group and its members, in member order. */
 START_TEST(test_show_group)
@@ -918,8 +969,8 @@ START_TEST(test_mutation_usage)
 		{{"group"}, "monitorctl: 'group' needs a subcommand (see 'monitorctl --help')\n"},
 		{{"resource"},
 		 "monitorctl: 'resource' needs a subcommand (see 'monitorctl --help')\n"},
-		{{"group", "online", "web"},
-		 "monitorctl: unknown command 'group online' (see 'monitorctl --help')\n"},
+		{{"group", "start", "web"},
+		 "monitorctl: unknown command 'group start' (see 'monitorctl --help')\n"},
 		{{"resource", "start", "web-ip"},
 		 "monitorctl: unknown command 'resource start' (see 'monitorctl --help')\n"},
 		{{"group", "add"}, "monitorctl: usage: monitorctl group add NAME\n"},
@@ -930,6 +981,42 @@ START_TEST(test_mutation_usage)
 		{{"resource", "add", "--group", "g", "--type", "test"},
 		 "monitorctl: usage: monitorctl resource add NAME --group GROUP --type TYPE "
 		 "[--set KEY=VALUE]...\n"},
+		{{"resource", "offline", "db", "--ignore-locked"},
+		 "monitorctl: option '--ignore-locked' does not apply to 'resource offline'\n"},
+		{{"resource", "add-dependency", "db"},
+		 "monitorctl: usage: monitorctl resource add-dependency NAME PROVIDER\n"},
+		{{"resource", "remove-dependency", "db", "a", "b"},
+		 "monitorctl: usage: monitorctl resource remove-dependency NAME PROVIDER\n"},
+		{{"resource", "add-dependency", "db", "ip", "--wait"},
+		 "monitorctl: option '--wait' does not apply to 'resource add-dependency'\n"},
+		{{"group", "online"},
+		 "monitorctl: usage: monitorctl group online NAME [--wait] [--timeout SEC]\n"},
+		{{"group", "online", "web", "--bogus"}, "monitorctl: invalid option '--bogus'\n"},
+		{{"group", "online", "web", "--timeout", "1"}, "monitorctl: --timeout needs --wait\n"},
+		{{"group", "online", "web", "--ignore-locked"},
+		 "monitorctl: option '--ignore-locked' does not apply to 'group online'\n"},
+		{{"group", "online", "web", "--param", "a=b"},
+		 "monitorctl: option '--param' does not apply to 'group online'\n"},
+		{{"group", "offline", "a", "b"},
+		 "monitorctl: usage: monitorctl group offline NAME [--ignore-locked] "
+		 "[--param KEY=VALUE]... [--wait] [--timeout SEC]\n"},
+		{{"group", "offline", "web", "--param", "Mode"},
+		 "monitorctl: invalid parameter 'Mode': want KEY=VALUE with a non-empty KEY\n"},
+		{{"group", "offline", "web", "--param", "=fast"},
+		 "monitorctl: invalid parameter '=fast': want KEY=VALUE with a non-empty KEY\n"},
+		{{"group", "offline", "web", "--param"},
+		 "monitorctl: option '--param' needs an argument\n"},
+		{{"group", "offline", "web", "--ignore-locked", "--timeout", "1"},
+		 "monitorctl: --timeout needs --wait\n"},
+		{{"group", "offline", "web", "--force"},
+		 "monitorctl: option '--force' does not apply to 'group offline'\n"},
+		{{"group", "offline", "web", "--param", "K=\xff"},
+		 "monitorctl: invalid parameter 'K=\xff': the key and value must be UTF-8, the key "
+		 "at most 255 bytes\n"},
+		{{"group", "set", "web"}, "monitorctl: usage: monitorctl group set NAME KEY=VALUE...\n"},
+		{{"group", "set", "web", "FailoverThreshold"},
+		 "monitorctl: invalid property 'FailoverThreshold': want KEY=VALUE with a non-empty "
+		 "KEY\n"},
 		{{"resource", "add", "db", "--type", "test"},
 		 "monitorctl: 'resource add' needs --group\n"},
 		{{"resource", "add", "db", "--group", "g"},
@@ -1006,6 +1093,19 @@ START_TEST(test_mutation_usage)
 		ck_assert_msg(strncmp(r.err, cases[i].err, strlen(cases[i].err)) == 0,
 			      "case %zu: stderr %s", i, r.err);
 	}
+	/* A --param list longer than the agent takes: refused before the call. */
+	{
+		char big[700];
+
+		memset(big, 'v', sizeof(big) - 1);
+		big[0] = 'K';
+		big[1] = '=';
+		big[sizeof(big) - 1] = '\0';
+		RUN(&r, "group", "offline", "web", "--param", big);
+		assert_fails(&r, 2,
+			     "monitorctl: the --param list does not fit in 992 bytes (hagentd's "
+			     "limit)\n");
+	}
 	/* Nothing changed. */
 	RUN(&r, "status");
 	assert_ok(&r);
@@ -1030,6 +1130,12 @@ static const char *const mutations[][12] = {
 	{"resource", "online", "web-ip", "--wait", "--timeout", "0.5"},
 	{"resource", "offline", "web-ip"},
 	{"resource", "offline", "web-ip", "--wait", "--force"},
+	{"resource", "add-dependency", "web-server", "web-ip"},
+	{"resource", "remove-dependency", "web-server", "web-ip"},
+	{"group", "online", "web"},
+	{"group", "online", "web", "--wait", "--timeout", "1"},
+	{"group", "offline", "web", "--ignore-locked", "--param", "Mode=fast", "--wait"},
+	{"group", "set", "web", "FailoverThreshold=1"},
 };
 
 /* Runs every mutation (with --json too) against dir and expects exit 7 and msg. */
@@ -1129,6 +1235,18 @@ START_TEST(test_control_calls)
 	assert_ok(&r);
 	assert_out(&r, "{\"name\":\"db\",\"id\":\"" MOCK_ID "\"}\n");
 	assert_call("AddResource db web test");
+	RUN(&r, "resource", "add-dependency", "web-server", "web-ip");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("AddResourceDependency web-server web-ip");
+	RUN(&r, "resource", "remove-dependency", "web-server", "web-ip");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("RemoveResourceDependency web-server web-ip");
+	RUN(&r, "group", "set", "web", "FailoverThreshold=1", "FailoverPeriod=");
+	assert_ok(&r);
+	assert_out(&r, "");
+	assert_call("SetGroupProperties web FailoverThreshold=1 FailoverPeriod=");
 	RUN(&r, "resource", "remove", "db");
 	assert_ok(&r);
 	assert_out(&r, "");
@@ -1170,6 +1288,68 @@ START_TEST(test_control_calls)
 }
 END_TEST
 
+/* PROPERTY_LIST bytes (hex) of "Mode=fast" and "A=b=c", written out by hand from the spec. */
+#define PARAM_MODE_FAST                                                                            \
+	"03000400" "0a000000" "4d006f00640065000000" "0000" /* name "Mode", padded to 4 */        \
+	"03000100" "0a000000" "66006100730074000000" "0000" /* LIST_VALUE_SZ "fast" */            \
+	"00000000"					    /* ENDMARK */
+#define PARAM_A_BEQC                                                                               \
+	"03000400" "04000000" "41000000"		/* name "A" */                             \
+	"03000100" "08000000" "62003d0063000000" /* "b=c": the key ends at the first '=' */        \
+	"00000000"
+
+/*
+ * Claim: the group commands send their methods with the arguments given:
+ * OnlineGroup flags 0; OfflineGroup flags 0, or 1 with --ignore-locked, and
+ * the --param pairs as one MS-CMRP property list, in order (no --param: an
+ * empty array); they print the state reached or "pending", with --json the
+ * group's id from the segment (null for a group it does not show).
+ */
+START_TEST(test_group_calls)
+{
+	struct run r;
+
+	load_fixed();
+	control_start();
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_GROUP_ONLINE, 9);
+	RUN(&r, "group", "online", "web");
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+	assert_call("OnlineGroup web 0");
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 10);
+	RUN(&r, "group", "offline", "web");
+	assert_ok(&r);
+	assert_out(&r, "pending\n");
+	assert_call("OfflineGroup web 0 y:");
+	RUN(&r, "group", "offline", "web", "--ignore-locked", "--param", "Mode=fast");
+	assert_ok(&r);
+	assert_out(&r, "pending\n");
+	assert_call("OfflineGroup web 1 y:01000000" PARAM_MODE_FAST);
+	RUN(&r, "group", "offline", "web", "--param", "Mode=fast", "--param", "A=b=c");
+	assert_ok(&r);
+	assert_call("OfflineGroup web 0 y:02000000" PARAM_MODE_FAST PARAM_A_BEQC);
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_GROUP_OFFLINE, 11);
+	RUN(&r, "group", "offline", "web", "--wait"); /* nothing to wait for */
+	assert_ok(&r);
+	assert_out(&r, "offline\n");
+	assert_call("OfflineGroup web 0 y:");
+
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 5);
+	RUN(&r, "--json", "group", "online", "WEB");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"WEB\",\"id\":\"101112131415161718191a1b1c1d1e1f\","
+		       "\"state\":\"pending\",\"sequence\":5,\"pending\":true}\n");
+	mock_answer(NULL, NULL, CONTROL_RESULT_SUCCESS, HAGENT_GROUP_OFFLINE, 3);
+	RUN(&r, "--json", "group", "offline", "db");
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"db\",\"id\":null,\"state\":\"offline\",\"sequence\":3,"
+		       "\"pending\":false}\n");
+	mock_answer(CONTROL_ERROR_RESOURCE_LOCKED, "Group 'web' has a locked member.", 0, 0, 0);
+	RUN(&r, "group", "offline", "web", "--param", "Mode=fast", "--wait");
+	assert_fails(&r, 5, "monitorctl: Group 'web' has a locked member.\n");
+}
+END_TEST
+
 /*
  * Claim: the exit code of a refusal comes from the D-Bus error name (the
  * contract's table: ResourceLocked and InvalidState are both EBUSY, 5 and
@@ -1198,6 +1378,8 @@ START_TEST(test_control_errors)
 		{CONTROL_ERROR_FULL, 1},
 		{CONTROL_ERROR_NOT_READY, 1},
 		{CONTROL_ERROR_FAILED, 1},
+		{CONTROL_ERROR_CIRCULAR_DEPENDENCY, 2},
+		{CONTROL_ERROR_TREE_TOO_COMPLEX, 2},
 		{"org.freedesktop.DBus.Error.AccessDenied", 4},
 		{"org.freedesktop.DBus.Error.UnknownMethod", 1},
 		{"com.example.Error.Strange", 1},
@@ -1229,6 +1411,17 @@ START_TEST(test_control_errors)
 	RUN(&r, "--json", "resource", "offline", "db");
 	assert_fails(&r, 5,
 		     "monitorctl: cannot offline resource 'db': org.hagent.Error.ResourceLocked\n");
+
+	mock_answer(CONTROL_ERROR_CIRCULAR_DEPENDENCY, NULL, 0, 0, 0);
+	RUN(&r, "resource", "add-dependency", "web-ip", "web-server");
+	assert_fails(&r, 2,
+		     "monitorctl: cannot add a dependency to resource 'web-ip': "
+		     "org.hagent.Error.CircularDependency\n");
+	mock_answer(CONTROL_ERROR_TREE_TOO_COMPLEX, NULL, 0, 0, 0);
+	RUN(&r, "resource", "add-dependency", "r101", "r100");
+	assert_fails(&r, 2,
+		     "monitorctl: cannot add a dependency to resource 'r101': "
+		     "org.hagent.Error.TreeTooComplex\n");
 
 	mock_answer(NULL, NULL, 5, HAGENT_RESOURCE_ONLINE, 1);
 	RUN(&r, "resource", "online", "db", "--wait");
@@ -1518,6 +1711,272 @@ START_TEST(test_wait_connection_closed)
 }
 END_TEST
 
+/* ================================= group --wait ================================= */
+
+/*
+ * Group "web" (the fixed id) in group state gstate at gseq, web-ip in
+ * ip_state and web-server in server_state with server_error: one
+ * transaction, as the agent derives and publishes them.
+ */
+static void web_put(int32_t gstate, uint32_t gseq, int32_t ip_state, int32_t server_state,
+		    int32_t server_error)
+{
+	uint32_t r0 = shm_writer_resource_slot(w, 0), r1 = shm_writer_resource_slot(w, 1);
+	uint32_t g0 = shm_writer_group_slot(w, 0), members[] = {r0, r1};
+	struct shm_object o;
+
+	ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+	o = res("web-ip", "IP Address", ip_state, gseq, g0, 0x00);
+	put(r0, &o);
+	o = res("web-server", "test", server_state, gseq, g0, 0xa0);
+	o.u.res.last_error = server_error;
+	o.u.res.dependencies = blob(&r0, sizeof(r0));
+	put(r1, &o);
+	put_group(g0, "web", gstate, gseq, 0x10, members, 2);
+	ck_assert_int_eq(shm_writer_commit(w), 0);
+	shm_writer_heartbeat(w);
+}
+
+/* Starts "[--json] group VERB web --wait [--timeout SEC]" against the agent's answer. */
+static pid_t group_wait_start(const char *verb, const char *timeout, bool json, int *out,
+			      int *err)
+{
+	const char *args[10] = {"--runtime-dir", rundir};
+	size_t n = 2;
+	pid_t pid;
+
+	if (json)
+		args[n++] = "--json";
+	args[n++] = "group";
+	args[n++] = verb;
+	args[n++] = "web";
+	args[n++] = "--wait";
+	if (timeout) {
+		args[n++] = "--timeout";
+		args[n++] = timeout;
+	}
+	shm_writer_heartbeat(w);
+	pid = spawn_env(NULL, args, out, err);
+	wait_segment_mapped(pid);
+	return pid;
+}
+
+/*
+ * Claim: group online --wait follows the group past the answer's sequence:
+ * a partial-online between two members (web-ip online, web-server not yet
+ * started) does not end it, nor does a partial-online while a member is
+ * initializing; it ends at Online with "online" (--json: the group's id and
+ * the sequence reached).  group offline --wait ends at Offline.
+ */
+START_TEST(test_group_wait)
+{
+	const int32_t ON = HAGENT_RESOURCE_ONLINE, OFF = HAGENT_RESOURCE_OFFLINE;
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_put(HAGENT_GROUP_PENDING, 20, HAGENT_RESOURCE_ONLINE_PENDING, OFF, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 20);
+	pid = group_wait_start("online", NULL, false, &out, &err);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_PARTIAL_ONLINE, 21, ON, OFF, 0);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_PENDING, 22, ON, HAGENT_RESOURCE_ONLINE_PENDING, 0);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_ONLINE, 23, ON, ON, 0);
+	run_collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "online\n");
+
+	/* A member still opening (Initializing counts as Offline): not settled, however long. */
+	web_put(HAGENT_GROUP_PARTIAL_ONLINE, 30, ON, HAGENT_RESOURCE_INITIALIZING, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PARTIAL_ONLINE, 29);
+	pid = group_wait_start("online", NULL, true, &out, &err);
+	usleep(800 * 1000); /* longer than WAIT_SETTLE_NS */
+	ck_assert_msg(still_running(pid), "monitorctl stopped waiting");
+	web_put(HAGENT_GROUP_ONLINE, 31, ON, ON, 0);
+	run_collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\","
+		       "\"state\":\"online\",\"sequence\":31}\n");
+
+	web_put(HAGENT_GROUP_PENDING, 40, ON, HAGENT_RESOURCE_OFFLINE_PENDING, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 40);
+	pid = group_wait_start("offline", "10", false, &out, &err);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_PARTIAL_ONLINE, 41, ON, OFF, 0);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_OFFLINE, 42, OFF, OFF, 0);
+	run_collect(&r, pid, out, err);
+	assert_ok(&r);
+	assert_out(&r, "offline\n");
+}
+END_TEST
+
+/*
+ * Claim: a group wait that ends elsewhere than asked is exit 1 and says
+ * why: Failed names the failed members and their errors (at once); a
+ * partial-online (online) or online (offline) that has settled -- no newer
+ * state for WAIT_SETTLE_NS (0.5 s), no member pending -- names the members
+ * that are not there; the group removed.  Only states newer than the
+ * answer count: the answered one runs into --timeout (exit 6).
+ */
+START_TEST(test_group_wait_ends_elsewhere)
+{
+	const int32_t ON = HAGENT_RESOURCE_ONLINE, OFF = HAGENT_RESOURCE_OFFLINE;
+	char msg[256];
+	int out, err;
+	struct run r;
+	uint64_t t0;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_put(HAGENT_GROUP_PENDING, 50, ON, HAGENT_RESOURCE_ONLINE_PENDING, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 50);
+	pid = group_wait_start("online", NULL, false, &out, &err);
+	assert_waiting(pid);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	web_put(HAGENT_GROUP_PARTIAL_ONLINE, 51, ON, OFF, 0);
+	run_collect(&r, pid, out, err);
+	assert_fails(&r, 1,
+		     "monitorctl: Group 'web' stopped at partial-online: 1 of 2 online; not online: "
+		     "web-server (offline)\n");
+	ck_assert_uint_ge(now_ns(CLOCK_MONOTONIC) - t0, 500 * NSEC_PER_MSEC);
+
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 51);
+	web_put(HAGENT_GROUP_PENDING, 52, ON, HAGENT_RESOURCE_ONLINE_PENDING, 0);
+	pid = group_wait_start("online", NULL, false, &out, &err);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_FAILED, 53, ON, HAGENT_RESOURCE_FAILED, -EIO);
+	run_collect(&r, pid, out, err);
+	snprintf(msg, sizeof(msg),
+		 "monitorctl: Group 'web' failed: resource 'web-server' failed: %s\n",
+		 strerror(EIO));
+	assert_fails(&r, 1, msg);
+
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 54);
+	web_put(HAGENT_GROUP_PENDING, 54, ON, HAGENT_RESOURCE_OFFLINE_PENDING, 0);
+	pid = group_wait_start("offline", NULL, false, &out, &err);
+	assert_waiting(pid);
+	web_put(HAGENT_GROUP_ONLINE, 55, ON, ON, 0);
+	run_collect(&r, pid, out, err);
+	assert_fails(&r, 1,
+		     "monitorctl: Group 'web' stopped at online: 0 of 2 offline; not offline: "
+		     "web-ip (online), web-server (online)\n");
+
+	/* Nothing newer than the answer: even its Online does not count. */
+	web_put(HAGENT_GROUP_ONLINE, 60, ON, ON, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 60);
+	pid = group_wait_start("online", "0.2", false, &out, &err);
+	run_collect(&r, pid, out, err);
+	assert_fails(&r, 6,
+		     "monitorctl: timed out after 0.200 s waiting for group 'web' to go online (it "
+		     "is online, 2 of 2 online)\n");
+
+	web_put(HAGENT_GROUP_PENDING, 61, ON, HAGENT_RESOURCE_ONLINE_PENDING, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 61);
+	pid = group_wait_start("online", NULL, false, &out, &err);
+	assert_waiting(pid);
+	{
+		struct shm_object tomb = {.kind = SHM_KIND_FREE};
+
+		ck_assert_int_eq(shm_writer_begin(w, NULL), 0);
+		put(shm_writer_group_slot(w, 0), &tomb);
+		ck_assert_int_eq(shm_writer_commit(w), 0);
+	}
+	run_collect(&r, pid, out, err);
+	assert_fails(&r, 1, "monitorctl: Group 'web' was removed\n");
+}
+END_TEST
+
+/* Claim: an agent that stops during a group wait is exit 7 (its segment superseded). */
+START_TEST(test_group_wait_agent_gone)
+{
+	int out, err;
+	struct run r;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	web_put(HAGENT_GROUP_PENDING, 70, HAGENT_RESOURCE_ONLINE_PENDING, HAGENT_RESOURCE_OFFLINE,
+		0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 70);
+	pid = group_wait_start("online", NULL, false, &out, &err);
+	assert_waiting(pid);
+	shm_writer_supersede(w);
+	run_collect(&r, pid, out, err);
+	assert_fails(&r, 7, "monitorctl: hagentd stopped while waiting for group 'web'\n");
+}
+END_TEST
+
+/*
+ * Claim: on a terminal the group wait shows its progress on stderr, one
+ * line rewritten in place ("\r") when it changes, and clears it at the end
+ * (blanks over it, then "\r"); stdout keeps only the result.  (On a pipe,
+ * as in every other test here, stderr holds nothing of it.)
+ */
+START_TEST(test_group_wait_progress)
+{
+	const int32_t ON = HAGENT_RESOURCE_ONLINE;
+	char tty[1024] = "", stdout_text[64] = "", want[256];
+	int master, slave, out[2], status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	load_fixed();
+	control_start();
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(master, 0);
+	ck_assert_int_eq(grantpt(master), 0);
+	ck_assert_int_eq(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(slave, 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+
+	web_put(HAGENT_GROUP_PENDING, 80, ON, HAGENT_RESOURCE_ONLINE_PENDING, 0);
+	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 80);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* After fork() in a threaded process: only async-signal-safe calls. */
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(slave, STDERR_FILENO) < 0)
+			_exit(127);
+		execl(getenv("MONITORCTL_BIN"), "monitorctl", "--runtime-dir", rundir, "group",
+		      "online", "web", "--wait", (char *) NULL);
+		_exit(127);
+	}
+	safe_close(slave);
+	safe_close(out[1]);
+	wait_segment_mapped(pid);
+	usleep(100 * 1000);
+	web_put(HAGENT_GROUP_ONLINE, 81, ON, ON, 0);
+	for (;;) {
+		struct pollfd pf = {.fd = master, .events = POLLIN};
+
+		ck_assert_int_gt(poll(&pf, 1, 10000), 0);
+		n = read(master, tty + len, sizeof(tty) - 1 - len);
+		if (n <= 0) /* EIO: the child has exited, the terminal has no writer left */
+			break;
+		len += (size_t) n;
+		tty[len] = '\0';
+	}
+	n = read(out[0], stdout_text, sizeof(stdout_text) - 1);
+	ck_assert_int_ge(n, 0);
+	stdout_text[n] = '\0';
+	safe_close(out[0]);
+	safe_close(master);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+	ck_assert_str_eq(stdout_text, "online\n");
+	snprintf(want, sizeof(want), "\rweb: pending, 1 of 2 online\r%27s\r", "");
+	ck_assert_str_eq(tty, want);
+}
+END_TEST
+
 /* Claim: a segment of another ABI (or no segment at all) is exit 1 with the reader's reason. */
 START_TEST(test_other_abi)
 {
@@ -1578,12 +2037,17 @@ int main(void)
 	tcase_add_test(tc, test_mutation_usage);
 	tcase_add_test(tc, test_mutation_not_running);
 	tcase_add_test(tc, test_control_calls);
+	tcase_add_test(tc, test_group_calls);
 	tcase_add_test(tc, test_control_errors);
 	tcase_add_test(tc, test_wait_initializing);
 	tcase_add_test(tc, test_wait_sequence);
 	tcase_add_test(tc, test_wait_ends_elsewhere);
 	tcase_add_test(tc, test_wait_agent_gone);
 	tcase_add_test(tc, test_wait_connection_closed);
+	tcase_add_test(tc, test_group_wait);
+	tcase_add_test(tc, test_group_wait_ends_elsewhere);
+	tcase_add_test(tc, test_group_wait_agent_gone);
+	tcase_add_test(tc, test_group_wait_progress);
 	tcase_add_test(tc, test_other_abi);
 	tcase_add_test(tc, test_access_denied);
 	suite_add_tcase(s, tc);

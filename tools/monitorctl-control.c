@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static const struct {
 	{CONTROL_ERROR_FULL, EXIT_FAIL},
 	{CONTROL_ERROR_NOT_READY, EXIT_FAIL},
 	{CONTROL_ERROR_FAILED, EXIT_FAIL},
+	{CONTROL_ERROR_CIRCULAR_DEPENDENCY, EXIT_INVALID_ARGUMENT},
+	{CONTROL_ERROR_TREE_TOO_COMPLEX, EXIT_INVALID_ARGUMENT},
 };
 
 /* "unix:path=" and path, with the bytes a D-Bus address may not hold raw as %XX. */
@@ -300,9 +303,63 @@ int control_resource_set(sd_bus *bus, const char *name, char *const *props, size
 	return call(bus, m, what, name, NULL);
 }
 
-/* OnlineResource or OfflineResource: the request, then (u result, i state, u state_seq). */
+/* AddResourceDependency or RemoveResourceDependency. */
+static int dependency_change(sd_bus *bus, const char *method, const char *what,
+			     const char *dependent, const char *provider)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	int r;
+
+	r = message_new(bus, method, &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", dependent, provider);
+	if (r < 0)
+		return local_failed(what, dependent, "building the request", r);
+	return call(bus, m, what, dependent, NULL);
+}
+
+int control_dependency_add(sd_bus *bus, const char *dependent, const char *provider)
+{
+	return dependency_change(bus, "AddResourceDependency", "add a dependency to resource",
+				 dependent, provider);
+}
+
+int control_dependency_remove(sd_bus *bus, const char *dependent, const char *provider)
+{
+	return dependency_change(bus, "RemoveResourceDependency",
+				 "remove a dependency of resource", dependent, provider);
+}
+
+int control_group_set(sd_bus *bus, const char *name, char *const *props, size_t n_props)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	static const char what[] = "set properties of group";
+	int r;
+
+	r = message_new(bus, "SetGroupProperties", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "s", name);
+	if (r >= 0)
+		r = props_append(m, props, n_props);
+	if (r < 0)
+		return local_failed(what, name, "building the request", r);
+	return call(bus, m, what, name, NULL);
+}
+
+/* The optional arguments after the name of a state change. */
+struct change_args {
+	const uint32_t *flags; /* NULL: the method takes none */
+	const void *params;    /* with has_params: ay */
+	size_t params_len;
+	bool has_params;
+};
+
+/*
+ * OnlineResource, OfflineResource, OnlineGroup or OfflineGroup: the request,
+ * then (u result, i state, u state_seq).
+ */
 static int state_change(sd_bus *bus, const char *method, const char *what, const char *name,
-			const uint32_t *flags, struct control_result *ret)
+			const struct change_args *args, struct control_result *ret)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	struct control_result res;
@@ -311,8 +368,10 @@ static int state_change(sd_bus *bus, const char *method, const char *what, const
 	r = message_new(bus, method, &m);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "s", name);
-	if (r >= 0 && flags)
-		r = sd_bus_message_append(m, "u", *flags);
+	if (r >= 0 && args->flags)
+		r = sd_bus_message_append(m, "u", *args->flags);
+	if (r >= 0 && args->has_params)
+		r = sd_bus_message_append_array(m, 'y', args->params, args->params_len);
 	if (r < 0)
 		return local_failed(what, name, "building the request", r);
 	r = call(bus, m, what, name, &reply);
@@ -332,11 +391,32 @@ static int state_change(sd_bus *bus, const char *method, const char *what, const
 
 int control_resource_online(sd_bus *bus, const char *name, struct control_result *ret)
 {
-	return state_change(bus, "OnlineResource", "online resource", name, NULL, ret);
+	return state_change(bus, "OnlineResource", "online resource", name,
+			    &(struct change_args){}, ret);
 }
 
 int control_resource_offline(sd_bus *bus, const char *name, uint32_t flags,
 			     struct control_result *ret)
 {
-	return state_change(bus, "OfflineResource", "offline resource", name, &flags, ret);
+	return state_change(bus, "OfflineResource", "offline resource", name,
+			    &(struct change_args){.flags = &flags}, ret);
+}
+
+int control_group_online(sd_bus *bus, const char *name, struct control_result *ret)
+{
+	uint32_t flags = 0;
+
+	return state_change(bus, "OnlineGroup", "online group", name,
+			    &(struct change_args){.flags = &flags}, ret);
+}
+
+int control_group_offline(sd_bus *bus, const char *name, uint32_t flags, const void *params,
+			  size_t params_len, struct control_result *ret)
+{
+	return state_change(bus, "OfflineGroup", "offline group", name,
+			    &(struct change_args){.flags = &flags,
+						  .params = params,
+						  .params_len = params_len,
+						  .has_params = true},
+			    ret);
 }

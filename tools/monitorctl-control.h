@@ -28,14 +28,21 @@ int control_resource_add(sd_bus *bus, const char *name, const char *group, const
 			 char *const *props, size_t n_props, char **ret_id);
 int control_resource_remove(sd_bus *bus, const char *name, uint32_t flags);
 int control_resource_set(sd_bus *bus, const char *name, char *const *props, size_t n_props);
+int control_dependency_add(sd_bus *bus, const char *dependent, const char *provider);
+int control_dependency_remove(sd_bus *bus, const char *dependent, const char *provider);
+int control_group_set(sd_bus *bus, const char *name, char *const *props, size_t n_props);
 
-/* The answer of OnlineResource and OfflineResource. */
+/* The answer of OnlineResource, OfflineResource, OnlineGroup and OfflineGroup. */
 struct control_result {
 	uint32_t result;    /* CONTROL_RESULT_SUCCESS or CONTROL_RESULT_IO_PENDING */
-	int32_t state;	    /* enum hagent_resource_state after the request */
-	uint32_t state_seq; /* the resource's sequence after the request */
+	int32_t state;	    /* enum hagent_resource_state or hagent_group_state after it */
+	uint32_t state_seq; /* the object's sequence after the request */
 };
 
 int control_resource_online(sd_bus *bus, const char *name, struct control_result *ret);
 int control_resource_offline(sd_bus *bus, const char *name, uint32_t flags,
 			     struct control_result *ret);
+int control_group_online(sd_bus *bus, const char *name, struct control_result *ret);
+/* params: a property list (common/proplist.h) of params_len bytes, sent as it is. */
+int control_group_offline(sd_bus *bus, const char *name, uint32_t flags, const void *params,
+			  size_t params_len, struct control_result *ret);

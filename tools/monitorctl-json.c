@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * monitorctl --json: status and show as one JSON document on one line.
- * status: {"groups":[{"name","id","state","sequence","resources":[...]}]}, a
- * resource being {"name","id","group","type","state","sequence","checkpoint",
- * "wait_hint","locked","monitor_pid","restart_count"}; "ungrouped" lists
+ * status: {"groups":[{"name","id","state","sequence","failover_count",
+ * "persistent_state","resources":[...]}]}, a resource being {"name","id",
+ * "group","type","state","sequence","checkpoint","wait_hint","locked",
+ * "monitor_pid","restart_count","dependencies"}; "ungrouped" lists
  * resources of no group, only when there are any (the agent leaves none).
  * show: {"group":{...},"resource":{...}}, whichever exist, each with
  * everything the segment holds about it.
@@ -53,14 +54,31 @@ static void resource_fields(struct json_writer *j, const struct hagent_resource 
 	json_uint(j, r->restart_count);
 }
 
+/* "dependencies": the providers' names, null for one deleted meanwhile. */
+static void dependencies_put(struct json_writer *j, const struct name_list *deps)
+{
+	json_key(j, "dependencies");
+	json_array_begin(j);
+	for (size_t i = 0; deps && i < deps->n; i++)
+		if (deps->names[i][0])
+			json_string(j, deps->names[i]);
+		else
+			json_null(j);
+	json_array_end(j);
+}
+
+/* A resource as status lists it; deps NULL: without "dependencies". */
 static void resource_short(struct json_writer *j, const struct hagent_resource *r,
-			   const char *group)
+			   const char *group, const struct name_list *deps)
 {
 	json_object_begin(j);
 	resource_fields(j, r, group);
+	if (deps)
+		dependencies_put(j, deps);
 	json_object_end(j);
 }
 
+/* The members of a group object that status and show share; the object stays open. */
 static void group_fields(struct json_writer *j, const struct hagent_group *g)
 {
 	json_key(j, "name");
@@ -70,6 +88,10 @@ static void group_fields(struct json_writer *j, const struct hagent_group *g)
 	json_string(j, group_state_name(g->state));
 	json_key(j, "sequence");
 	json_uint(j, g->state_seq);
+	json_key(j, "failover_count");
+	json_uint(j, g->failover_count);
+	json_key(j, "persistent_state");
+	json_int(j, g->persistent_state);
 }
 
 void status_print_json(FILE *f, const struct status_view *v)
@@ -88,7 +110,8 @@ void status_print_json(FILE *f, const struct status_view *v)
 		json_key(&j, "resources");
 		json_array_begin(&j);
 		for (size_t k = 0; k < sg->n_members; k++)
-			resource_short(&j, sg->members[k], sg->group->name);
+			resource_short(&j, sg->members[k], sg->group->name,
+				       sg->deps ? sg->deps[k] : NULL);
 		json_array_end(&j);
 		json_object_end(&j);
 	}
@@ -97,7 +120,7 @@ void status_print_json(FILE *f, const struct status_view *v)
 		json_key(&j, "ungrouped");
 		json_array_begin(&j);
 		for (size_t k = 0; k < v->n_ungrouped; k++)
-			resource_short(&j, v->ungrouped[k], NULL);
+			resource_short(&j, v->ungrouped[k], NULL, v->ungrouped_deps[k]);
 		json_array_end(&j);
 	}
 	json_object_end(&j);
@@ -137,14 +160,7 @@ static void resource_full(struct json_writer *j, const struct resource_view *v)
 	json_uint(j, r->state_change_ns);
 	json_key(j, "pending_deadline_ns");
 	json_uint(j, r->pending_deadline_ns);
-	json_key(j, "dependencies");
-	json_array_begin(j);
-	for (size_t i = 0; i < v->n_dependencies; i++)
-		if (v->dependencies[i][0])
-			json_string(j, v->dependencies[i]);
-		else
-			json_null(j); /* deleted meanwhile */
-	json_array_end(j);
+	dependencies_put(j, &v->deps);
 	properties_put(j, &v->properties);
 	json_object_end(j);
 }
@@ -155,10 +171,6 @@ static void group_full(struct json_writer *j, const struct group_view *v)
 
 	json_object_begin(j);
 	group_fields(j, g);
-	json_key(j, "failover_count");
-	json_uint(j, g->failover_count);
-	json_key(j, "persistent_state");
-	json_int(j, g->persistent_state);
 	json_key(j, "state_change_ns");
 	json_uint(j, g->state_change_ns);
 	json_key(j, "dependency_expression");
@@ -170,7 +182,7 @@ static void group_full(struct json_writer *j, const struct group_view *v)
 	json_key(j, "resources");
 	json_array_begin(j);
 	for (size_t i = 0; i < v->n_members; i++)
-		resource_short(j, &v->members[i], g->name);
+		resource_short(j, &v->members[i], g->name, v->deps ? &v->deps[i] : NULL);
 	json_array_end(j);
 	json_object_end(j);
 }

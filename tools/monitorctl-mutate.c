@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * monitorctl's commands that change something: each is one call of the
- * control API, then its output.  group add and resource add print the new
- * id; resource online and offline print the state reached ("pending" while
- * the operation runs, without --wait); the others print nothing.  With
- * --json the output is one JSON object on one line.
+ * monitorctl's commands that change something (but the group ones, in
+ * monitorctl-group.c): each is one call of the control API, then its
+ * output.  group add and resource add print the new id; resource online and
+ * offline print the state reached ("pending" while the operation runs,
+ * without --wait); the others (resource set, remove, add-dependency,
+ * remove-dependency, group remove) print nothing.  With --json the output
+ * is one JSON object on one line.
  */
 
 #include <stdio.h>
@@ -71,8 +73,8 @@ int cmd_resource_add(const struct args *a)
 
 	r = control_open(a->runtime_dir, &bus);
 	if (r == EXIT_OK)
-		r = control_resource_add(bus, ARG_NAME(a), a->group, a->type, a->sets, a->n_sets,
-					 &id);
+		r = control_resource_add(bus, ARG_NAME(a), a->group, a->type, a->sets.items,
+					 a->sets.n, &id);
 	return r == EXIT_OK ? print_added(a, ARG_NAME(a), id) : r;
 }
 
@@ -99,20 +101,38 @@ int cmd_resource_set(const struct args *a)
 	return r;
 }
 
-/*
- * The state an online or offline reached: its name, or "pending" while it
- * runs; with --json {"name","id","state","sequence"} and, without --wait,
- * "pending".  rec is the resource's record when we have it (for the id).
- */
-static int print_state(const struct args *a, const struct control_result *res,
-		       const struct hagent_resource *rec)
+static int dependency_change(const struct args *a, bool add)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	int r;
+
+	r = control_open(a->runtime_dir, &bus);
+	if (r != EXIT_OK)
+		return r;
+	if (add)
+		return control_dependency_add(bus, ARG_NAME(a), a->cmd[3]);
+	return control_dependency_remove(bus, ARG_NAME(a), a->cmd[3]);
+}
+
+int cmd_resource_add_dependency(const struct args *a)
+{
+	return dependency_change(a, true);
+}
+
+int cmd_resource_remove_dependency(const struct args *a)
+{
+	return dependency_change(a, false);
+}
+
+int print_state(const struct args *a, const struct control_result *res, const char *state_name,
+		const uint8_t *id)
 {
 	bool pending = res->result == CONTROL_RESULT_IO_PENDING;
 	struct json_writer j;
 	char hex[ID_HEX_SIZE];
 
 	if (!a->json) {
-		printf("%s\n", pending ? "pending" : resource_state_name(res->state));
+		printf("%s\n", pending ? "pending" : state_name);
 		return output_flush();
 	}
 	json_init(&j, stdout);
@@ -120,14 +140,14 @@ static int print_state(const struct args *a, const struct control_result *res,
 	json_key(&j, "name");
 	json_string(&j, ARG_NAME(a));
 	json_key(&j, "id");
-	if (rec) {
-		id_to_hex(rec->id, hex);
+	if (id) {
+		id_to_hex(id, hex);
 		json_string(&j, hex);
 	} else {
 		json_null(&j);
 	}
 	json_key(&j, "state");
-	json_string(&j, resource_state_name(res->state));
+	json_string(&j, state_name);
 	json_key(&j, "sequence");
 	json_uint(&j, res->state_seq);
 	if (!(a->given & OPT_WAIT)) {
@@ -196,7 +216,7 @@ static int state_change(const struct args *a, bool online)
 	r = state_follow(a, online, sd_bus_get_fd(bus), &res, &rec, &have);
 	if (r != EXIT_OK)
 		return r;
-	return print_state(a, &res, have ? &rec : NULL);
+	return print_state(a, &res, resource_state_name(res.state), have ? rec.id : NULL);
 }
 
 int cmd_resource_online(const struct args *a)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -91,15 +92,49 @@ static const char *const column_titles[_COL_MAX] = {
 struct row {
 	const char *tree; /* prefix of the name: "", "|- " or "`- " */
 	const char *cell[_COL_MAX];
-	char seq[16], pid[16], restarts[16], note[96];
+	char seq[16], pid[16], restarts[16];
+	char *note; /* malloc()ed */
 };
 
-static void row_group(struct row *w, const struct hagent_group *g)
+/* The persistent (target) state: 0 offline, 1 online (config-store.h). */
+static const char *persistent_name(int32_t v)
+{
+	return v == 1 ? "online" : v == 0 ? "offline" : "unknown";
+}
+
+char *name_list_join(const struct name_list *l)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			fputs(", ", f);
+		fputs(l->names[i][0] ? l->names[i] : "(deleted)", f);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The group's note: its persistent state and, if any, its failovers. */
+static int row_group(struct row *w, const struct hagent_group *g)
 {
 	*w = (struct row){.tree = ""};
 	snprintf(w->seq, sizeof(w->seq), "%" PRIu32, g->state_seq);
-	if (g->failover_count)
-		snprintf(w->note, sizeof(w->note), "%" PRIu32 " failovers", g->failover_count);
+	if (g->failover_count ? asprintf(&w->note, "persistent state %s, %" PRIu32 " failovers",
+					 persistent_name(g->persistent_state),
+					 g->failover_count) < 0
+			      : asprintf(&w->note, "persistent state %s",
+					 persistent_name(g->persistent_state)) < 0) {
+		w->note = NULL;
+		return -ENOMEM;
+	}
 	w->cell[COL_NAME] = g->name;
 	w->cell[COL_STATE] = group_state_name(g->state);
 	w->cell[COL_SEQ] = w->seq;
@@ -107,6 +142,7 @@ static void row_group(struct row *w, const struct hagent_group *g)
 	w->cell[COL_PID] = "";
 	w->cell[COL_RESTARTS] = "";
 	w->cell[COL_NOTE] = w->note;
+	return 0;
 }
 
 static bool state_is_pending(int32_t state)
@@ -114,9 +150,17 @@ static bool state_is_pending(int32_t state)
 	return state == HAGENT_RESOURCE_ONLINE_PENDING || state == HAGENT_RESOURCE_OFFLINE_PENDING;
 }
 
-static void row_resource(struct row *w, const struct hagent_resource *r, bool last)
+/*
+ * The resource's note: its providers ("depends on a, b"), then what it is
+ * doing (locked; checkpoint and wait hint while pending).  deps may be NULL.
+ */
+static int row_resource(struct row *w, const struct hagent_resource *r,
+			const struct name_list *deps, bool last)
 {
 	bool locked = r->flags & HAGENT_RESOURCE_LOCKED;
+	_cleanup_free_ char *providers = NULL;
+	char doing[96] = "";
+	int n;
 
 	*w = (struct row){.tree = last ? "`- " : "|- "};
 	snprintf(w->seq, sizeof(w->seq), "%" PRIu32, r->state_seq);
@@ -126,11 +170,21 @@ static void row_resource(struct row *w, const struct hagent_resource *r, bool la
 		snprintf(w->pid, sizeof(w->pid), "-");
 	snprintf(w->restarts, sizeof(w->restarts), "%" PRIu32, r->restart_count);
 	if (state_is_pending(r->state))
-		snprintf(w->note, sizeof(w->note),
-			 "%scheckpoint %" PRIu32 ", wait hint %" PRIu32 " ms",
+		snprintf(doing, sizeof(doing), "%scheckpoint %" PRIu32 ", wait hint %" PRIu32 " ms",
 			 locked ? "locked, " : "", r->checkpoint, r->wait_hint_ms);
 	else if (locked)
-		snprintf(w->note, sizeof(w->note), "locked");
+		snprintf(doing, sizeof(doing), "locked");
+	if (deps && deps->n > 0) {
+		providers = name_list_join(deps);
+		if (!providers)
+			return -ENOMEM;
+	}
+	n = asprintf(&w->note, "%s%s%s%s", providers ? "depends on " : "", providers ?: "",
+		     providers && doing[0] ? "; " : "", doing);
+	if (n < 0) {
+		w->note = NULL;
+		return -ENOMEM;
+	}
 	w->cell[COL_NAME] = r->name;
 	w->cell[COL_STATE] = resource_state_name(r->state);
 	w->cell[COL_SEQ] = w->seq;
@@ -138,6 +192,7 @@ static void row_resource(struct row *w, const struct hagent_resource *r, bool la
 	w->cell[COL_PID] = w->pid;
 	w->cell[COL_RESTARTS] = w->restarts;
 	w->cell[COL_NOTE] = w->note;
+	return 0;
 }
 
 static size_t cell_width(const struct row *w, enum column c)
@@ -165,38 +220,61 @@ static void row_print(FILE *f, const struct row *w, const size_t width[_COL_MAX]
 	fputc('\n', f);
 }
 
-/* The rows of groups[0..n) and their members, plus the ungrouped resources. */
-static size_t rows_fill(struct row *rows, const struct status_group *groups, size_t n_groups,
-			const struct hagent_resource *const *ungrouped, size_t n_ungrouped)
+static void rows_free(struct row *rows, size_t n)
 {
-	size_t n = 0;
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].note);
+	free(rows);
+}
 
+/* The rows of groups[0..n) and their members, plus the ungrouped resources; 0 or -ENOMEM. */
+static int rows_fill(struct row *rows, size_t *n, const struct status_group *groups,
+		     size_t n_groups, const struct hagent_resource *const *ungrouped,
+		     const struct name_list *const *ungrouped_deps, size_t n_ungrouped)
+{
+	int r;
+
+	*n = 0;
 	for (size_t i = 0; i < n_groups; i++) {
-		row_group(&rows[n++], groups[i].group);
-		for (size_t k = 0; k < groups[i].n_members; k++)
-			row_resource(&rows[n++], groups[i].members[k],
-				     k + 1 == groups[i].n_members);
+		const struct status_group *g = &groups[i];
+
+		r = row_group(&rows[(*n)++], g->group);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < g->n_members; k++) {
+			r = row_resource(&rows[(*n)++], g->members[k], g->deps ? g->deps[k] : NULL,
+					 k + 1 == g->n_members);
+			if (r < 0)
+				return r;
+		}
 	}
 	for (size_t k = 0; k < n_ungrouped; k++) {
-		row_resource(&rows[n], ungrouped[k], false);
-		rows[n++].tree = "";
+		r = row_resource(&rows[*n], ungrouped[k], ungrouped_deps[k], false);
+		rows[(*n)++].tree = "";
+		if (r < 0)
+			return r;
 	}
-	return n;
+	return 0;
 }
 
 static int table_print(FILE *f, const struct status_group *groups, size_t n_groups,
-		       const struct hagent_resource *const *ungrouped, size_t n_ungrouped)
+		       const struct hagent_resource *const *ungrouped,
+		       const struct name_list *const *ungrouped_deps, size_t n_ungrouped)
 {
 	size_t n_rows = n_groups + n_ungrouped, width[_COL_MAX];
-	_cleanup_free_ struct row *rows = NULL;
-	struct row title = {.tree = ""};
+	struct row title = {.tree = ""}, *rows;
+	int r;
 
 	for (size_t i = 0; i < n_groups; i++)
 		n_rows += groups[i].n_members;
 	rows = calloc(n_rows + 1, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
-	n_rows = rows_fill(rows, groups, n_groups, ungrouped, n_ungrouped);
+	r = rows_fill(rows, &n_rows, groups, n_groups, ungrouped, ungrouped_deps, n_ungrouped);
+	if (r < 0) {
+		rows_free(rows, n_rows);
+		return r;
+	}
 	for (int c = 0; c < _COL_MAX; c++) {
 		title.cell[c] = column_titles[c];
 		width[c] = strlen(column_titles[c]);
@@ -207,6 +285,7 @@ static int table_print(FILE *f, const struct status_group *groups, size_t n_grou
 	row_print(f, &title, width);
 	for (size_t i = 0; i < n_rows; i++)
 		row_print(f, &rows[i], width);
+	rows_free(rows, n_rows);
 	return 0;
 }
 
@@ -216,18 +295,13 @@ int status_print(FILE *f, const struct status_view *v)
 		fputs("No groups.\n", f);
 		return 0;
 	}
-	return table_print(f, v->groups, v->table->n_groups, v->ungrouped, v->n_ungrouped);
+	return table_print(f, v->groups, v->table->n_groups, v->ungrouped, v->ungrouped_deps,
+			   v->n_ungrouped);
 }
 
 /* ====================================== show ====================================== */
 
 #define KEY_WIDTH 18 /* "Persistent state: " */
-
-/* The persistent (target) state: 0 offline, 1 online (config-store.h). */
-static const char *persistent_name(int32_t v)
-{
-	return v == 1 ? "online" : v == 0 ? "offline" : "unknown";
-}
 
 static void key_put(FILE *f, const char *key)
 {
@@ -330,21 +404,20 @@ static void kv_properties(FILE *f, const struct blob *b)
 	}
 }
 
-static void dependencies_print(FILE *f, const struct resource_view *v)
+static int dependencies_print(FILE *f, const struct name_list *deps)
 {
-	key_put(f, "Dependencies:");
-	if (v->n_dependencies == 0)
-		fputc('-', f);
-	for (size_t i = 0; i < v->n_dependencies; i++) {
-		if (i)
-			fputs(", ", f);
-		human_put(f, v->dependencies[i][0] ? v->dependencies[i] : "(deleted)");
-	}
-	fputc('\n', f);
+	_cleanup_free_ char *joined = name_list_join(deps);
+
+	if (!joined)
+		return -ENOMEM;
+	kv_str(f, "Dependencies:", joined);
+	return 0;
 }
 
-static void resource_print(FILE *f, const struct resource_view *v)
+static int resource_print(FILE *f, const struct resource_view *v)
 {
+	int ret;
+
 	const struct hagent_resource *r = &v->r;
 
 	kv_str(f, "Resource:", r->name);
@@ -365,22 +438,28 @@ static void resource_print(FILE *f, const struct resource_view *v)
 	kv_fmt(f, "Persistent state:", "%s", persistent_name(r->persistent_state));
 	kv_realtime(f, "State changed:", r->state_change_ns);
 	kv_deadline(f, "Pending deadline:", r->pending_deadline_ns);
-	dependencies_print(f, v);
+	ret = dependencies_print(f, &v->deps);
 	kv_properties(f, &v->properties);
+	return ret;
 }
 
 static int group_print(FILE *f, const struct group_view *v)
 {
 	_cleanup_free_ const struct hagent_resource **members = NULL;
+	_cleanup_free_ const struct name_list **deps = NULL;
 	const struct hagent_group *g = &v->g;
 	struct status_group sg = {.group = g, .n_members = v->n_members};
 
 	members = calloc(v->n_members + 1, sizeof(*members));
-	if (!members)
+	deps = calloc(v->n_members + 1, sizeof(*deps));
+	if (!members || !deps)
 		return -ENOMEM;
-	for (size_t i = 0; i < v->n_members; i++)
+	for (size_t i = 0; i < v->n_members; i++) {
 		members[i] = &v->members[i];
+		deps[i] = v->deps ? &v->deps[i] : NULL;
+	}
 	sg.members = members;
+	sg.deps = deps;
 	kv_str(f, "Group:", g->name);
 	kv_id(f, g->id);
 	kv_str(f, "State:", group_state_name(g->state));
@@ -392,7 +471,7 @@ static int group_print(FILE *f, const struct group_view *v)
 	kv_str(f, "Dependencies:", v->dependency_expression.data ?: "");
 	kv_properties(f, &v->properties);
 	fputc('\n', f);
-	return table_print(f, &sg, 1, NULL, 0);
+	return table_print(f, &sg, 1, NULL, NULL, 0);
 }
 
 int show_print(FILE *f, const struct group_view *g, const struct resource_view *r)
@@ -403,7 +482,11 @@ int show_print(FILE *f, const struct group_view *g, const struct resource_view *
 		ret = group_print(f, g);
 	if (g && r)
 		fputc('\n', f);
-	if (r)
-		resource_print(f, r);
+	if (r) {
+		int k = resource_print(f, r);
+
+		if (ret == 0)
+			ret = k;
+	}
 	return ret;
 }

@@ -20,6 +20,9 @@
 const char *resource_state_name(int32_t state);
 const char *group_state_name(int32_t state);
 
+/* "a, b" (a deleted provider is "(deleted)"), malloc()ed; NULL: out of memory. */
+char *name_list_join(const struct name_list *l);
+
 /* 32 lower-case hex digits and a NUL. */
 void id_to_hex(const uint8_t id[HAGENT_ID_SIZE], char ret[ID_HEX_SIZE]);
 

@@ -65,6 +65,66 @@ static int slots_read(hagent_shm *s, const struct hagent_shm_blob *ref, uint32_t
 	return 0;
 }
 
+/* ================================== dependencies ================================== */
+
+/* Writes the name of the resource at slot into name, "" if there is none; 0 or a negative errno. */
+typedef int (*slot_name_fn)(hagent_shm *s, const void *ctx, uint32_t slot,
+			    char name[HAGENT_NAME_MAX]);
+
+static void name_list_clear(struct name_list *l)
+{
+	free(l->names);
+	*l = (struct name_list){};
+}
+
+/*
+ * The providers in a dependencies blob (provider slots), by name, in the
+ * blob's order: the one reading of it that status and show share.
+ */
+static int name_list_read(hagent_shm *s, const struct hagent_shm_blob *ref, slot_name_fn name_of,
+			  const void *ctx, struct name_list *l)
+{
+	_cleanup_free_ uint32_t *slots = NULL;
+	size_t n;
+	int r;
+
+	name_list_clear(l);
+	r = slots_read(s, ref, &slots, &n);
+	if (r < 0 || n == 0)
+		return r;
+	l->names = calloc(n, sizeof(*l->names));
+	if (!l->names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r = name_of(s, ctx, slots[i], l->names[i]);
+		if (r < 0) {
+			name_list_clear(l);
+			return r;
+		}
+		l->names[i][HAGENT_NAME_MAX - 1] = '\0';
+	}
+	l->n = n;
+	return 0;
+}
+
+/* The resource's own record in the segment; a provider deleted meanwhile is "". */
+static int name_from_segment(hagent_shm *s, const void *ctx, uint32_t slot,
+			     char name[HAGENT_NAME_MAX])
+{
+	struct hagent_resource p;
+	int r;
+
+	(void) ctx;
+	name[0] = '\0';
+	r = hagent_shm_read_resource(s, slot, &p);
+	if (r == -ENOENT || r == -ERANGE)
+		return 0;
+	if (r < 0)
+		return r;
+	memcpy(name, p.name, HAGENT_NAME_MAX);
+	return 0;
+}
+
 /* ===================================== status ===================================== */
 
 struct status_view *status_view_free(struct status_view *v)
@@ -72,10 +132,17 @@ struct status_view *status_view_free(struct status_view *v)
 	if (!v)
 		return NULL;
 	if (v->groups)
-		for (size_t i = 0; i < v->table->n_groups; i++)
+		for (size_t i = 0; i < v->table->n_groups; i++) {
 			free(v->groups[i].members);
+			free(v->groups[i].deps);
+		}
 	free(v->groups);
+	if (v->deps)
+		for (size_t k = 0; k < v->table->n_resources; k++)
+			name_list_clear(&v->deps[k]);
+	free(v->deps);
 	free(v->ungrouped);
+	free(v->ungrouped_deps);
 	hagent_shm_table_free(v->table);
 	free(v);
 	return NULL;
@@ -107,14 +174,29 @@ static ssize_t resource_index(const struct hagent_shm_table *t, uint32_t slot)
 	return -1;
 }
 
+/* A provider's name from the table itself: the same commit as its dependent. */
+static int name_from_table(hagent_shm *s, const void *ctx, uint32_t slot,
+			   char name[HAGENT_NAME_MAX])
+{
+	const struct hagent_shm_table *t = ctx;
+	ssize_t k = resource_index(t, slot);
+
+	(void) s;
+	name[0] = '\0';
+	if (k >= 0)
+		memcpy(name, t->resources[k].name, HAGENT_NAME_MAX);
+	return 0;
+}
+
 /*
  * Fills g with the members of group gr: first in the order of its member
  * list, then any other resource naming the group (none, when the agent keeps
  * the list right).  placed[] marks the resources taken.
  */
-static int status_group_fill(hagent_shm *s, const struct hagent_shm_table *t,
+static int status_group_fill(hagent_shm *s, const struct status_view *v,
 			     const struct hagent_group *gr, bool *placed, struct status_group *g)
 {
+	const struct hagent_shm_table *t = v->table;
 	_cleanup_free_ uint32_t *slots = NULL;
 	size_t n_slots;
 	int r;
@@ -124,7 +206,8 @@ static int status_group_fill(hagent_shm *s, const struct hagent_shm_table *t,
 	if (r < 0)
 		return r;
 	g->members = calloc(t->n_resources + 1, sizeof(*g->members));
-	if (!g->members)
+	g->deps = calloc(t->n_resources + 1, sizeof(*g->deps));
+	if (!g->members || !g->deps)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_slots; i++) {
 		ssize_t k = resource_index(t, slots[i]);
@@ -132,12 +215,14 @@ static int status_group_fill(hagent_shm *s, const struct hagent_shm_table *t,
 		if (k < 0 || placed[k] || t->resources[k].group_slot != gr->slot)
 			continue;
 		placed[k] = true;
+		g->deps[g->n_members] = &v->deps[k];
 		g->members[g->n_members++] = &t->resources[k];
 	}
 	for (size_t k = 0; k < t->n_resources; k++) {
 		if (placed[k] || t->resources[k].group_slot != gr->slot)
 			continue;
 		placed[k] = true;
+		g->deps[g->n_members] = &v->deps[k];
 		g->members[g->n_members++] = &t->resources[k];
 	}
 	return 0;
@@ -149,18 +234,28 @@ static int status_view_fill(hagent_shm *s, struct status_view *v)
 	_cleanup_free_ bool *placed = calloc(t->n_resources + 1, sizeof(bool));
 	int r;
 
+	v->deps = calloc(t->n_resources + 1, sizeof(*v->deps));
 	v->groups = calloc(t->n_groups + 1, sizeof(*v->groups));
 	v->ungrouped = calloc(t->n_resources + 1, sizeof(*v->ungrouped));
-	if (!placed || !v->groups || !v->ungrouped)
+	v->ungrouped_deps = calloc(t->n_resources + 1, sizeof(*v->ungrouped_deps));
+	if (!placed || !v->deps || !v->groups || !v->ungrouped || !v->ungrouped_deps)
 		return -ENOMEM;
+	for (size_t k = 0; k < t->n_resources; k++) {
+		r = name_list_read(s, &t->resources[k].dependencies, name_from_table, t,
+				   &v->deps[k]);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < t->n_groups; i++) {
-		r = status_group_fill(s, t, &t->groups[i], placed, &v->groups[i]);
+		r = status_group_fill(s, v, &t->groups[i], placed, &v->groups[i]);
 		if (r < 0)
 			return r;
 	}
 	for (size_t k = 0; k < t->n_resources; k++)
-		if (!placed[k])
+		if (!placed[k]) {
+			v->ungrouped_deps[v->n_ungrouped] = &v->deps[k];
 			v->ungrouped[v->n_ungrouped++] = &t->resources[k];
+		}
 	return 0;
 }
 
@@ -194,38 +289,9 @@ struct resource_view *resource_view_free(struct resource_view *v)
 	if (!v)
 		return NULL;
 	blob_clear(&v->properties);
-	free(v->dependencies);
+	name_list_clear(&v->deps);
 	free(v);
 	return NULL;
-}
-
-/* Names of the providers in the dependencies blob; a provider deleted meanwhile stays "". */
-static int dependencies_read(hagent_shm *s, struct resource_view *v)
-{
-	_cleanup_free_ uint32_t *slots = NULL;
-	struct hagent_resource p;
-	size_t n;
-	int r;
-
-	free(v->dependencies);
-	v->dependencies = NULL;
-	v->n_dependencies = 0;
-	r = slots_read(s, &v->r.dependencies, &slots, &n);
-	if (r < 0 || n == 0)
-		return r;
-	v->dependencies = calloc(n, sizeof(*v->dependencies));
-	if (!v->dependencies)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		r = hagent_shm_read_resource(s, slots[i], &p);
-		if (r == -ENOENT || r == -ERANGE)
-			continue;
-		if (r < 0)
-			return r;
-		memcpy(v->dependencies[i], p.name, sizeof(p.name));
-	}
-	v->n_dependencies = n;
-	return 0;
 }
 
 static int resource_view_fill(hagent_shm *s, uint32_t slot, struct resource_view *v)
@@ -249,7 +315,7 @@ static int resource_view_fill(hagent_shm *s, uint32_t slot, struct resource_view
 	r = blob_read(s, &v->r.properties, &v->properties);
 	if (r < 0)
 		return r;
-	return dependencies_read(s, v);
+	return name_list_read(s, &v->r.dependencies, name_from_segment, NULL, &v->deps);
 }
 
 int resource_view_read(hagent_shm *s, const char *name, struct resource_view **ret)
@@ -282,6 +348,10 @@ struct group_view *group_view_free(struct group_view *v)
 {
 	if (!v)
 		return NULL;
+	if (v->deps)
+		for (size_t i = 0; i < v->n_members; i++)
+			name_list_clear(&v->deps[i]);
+	free(v->deps);
 	free(v->members);
 	blob_clear(&v->properties);
 	blob_clear(&v->dependency_expression);
@@ -317,11 +387,51 @@ static int group_members_read(hagent_shm *s, uint32_t slot, struct group_view *v
 	return 0;
 }
 
+/* A provider's name: a member read with the group (the same commit), else its own record. */
+static int name_from_group(hagent_shm *s, const void *ctx, uint32_t slot,
+			   char name[HAGENT_NAME_MAX])
+{
+	const struct group_view *v = ctx;
+
+	for (size_t i = 0; i < v->n_members; i++)
+		if (v->members[i].slot == slot) {
+			memcpy(name, v->members[i].name, HAGENT_NAME_MAX);
+			return 0;
+		}
+	return name_from_segment(s, NULL, slot, name);
+}
+
+/* The providers of every member; the previous attempt's lists are dropped first. */
+static int group_deps_read(hagent_shm *s, struct group_view *v)
+{
+	struct name_list *d;
+	int r;
+
+	d = calloc(v->n_members + 1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	v->deps = d;
+	for (size_t i = 0; i < v->n_members; i++) {
+		r = name_list_read(s, &v->members[i].dependencies, name_from_group, v, &v->deps[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int group_view_fill(hagent_shm *s, uint32_t slot, struct group_view *v)
 {
 	int r;
 
+	if (v->deps)
+		for (size_t i = 0; i < v->n_members; i++)
+			name_list_clear(&v->deps[i]);
+	free(v->deps);
+	v->deps = NULL;
 	r = group_members_read(s, slot, v);
+	if (r < 0)
+		return r;
+	r = group_deps_read(s, v);
 	if (r < 0)
 		return r;
 	r = blob_read(s, &v->g.properties, &v->properties);

@@ -14,19 +14,28 @@
 #include "hagent/shm.h"
 #include "macro.h"
 
+/* A resource's providers (its dependencies blob), by name; "" for one deleted meanwhile. */
+struct name_list {
+	char (*names)[HAGENT_NAME_MAX];
+	size_t n;
+};
+
 /* One group of the table with its members, in the order of its member list. */
 struct status_group {
 	const struct hagent_group *group;
 	const struct hagent_resource **members;
+	const struct name_list **deps; /* the providers of members[i] */
 	size_t n_members;
 };
 
 /* The whole table as of one commit. */
 struct status_view {
 	struct hagent_shm_table *table;
+	struct name_list *deps;	     /* the providers of table->resources[k] */
 	struct status_group *groups; /* table->n_groups entries */
 	/* Resources whose group is not in the table (the agent never leaves any). */
 	const struct hagent_resource **ungrouped;
+	const struct name_list **ungrouped_deps;
 	size_t n_ungrouped;
 };
 
@@ -44,9 +53,8 @@ struct blob {
 struct resource_view {
 	struct hagent_resource r;
 	char group[HAGENT_NAME_MAX];	       /* "" if the group is gone */
-	struct blob properties;		       /* "key=value\0" list */
-	char (*dependencies)[HAGENT_NAME_MAX]; /* names of the providers, "" if gone */
-	size_t n_dependencies;
+	struct blob properties; /* "key=value\0" list */
+	struct name_list deps;
 };
 
 int resource_view_read(hagent_shm *s, const char *name, struct resource_view **ret);
@@ -55,6 +63,7 @@ struct resource_view *resource_view_free(struct resource_view *v);
 struct group_view {
 	struct hagent_group g;
 	struct hagent_resource *members;
+	struct name_list *deps; /* the providers of members[i] */
 	size_t n_members;
 	struct blob properties;
 	struct blob dependency_expression;

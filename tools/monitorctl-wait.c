@@ -90,8 +90,7 @@ static int judge(struct waiter *w, const struct hagent_resource *r)
 	}
 }
 
-/* True once the agent has closed the connection fd (sticky in *closed). */
-static bool connection_closed(int fd, bool *closed)
+bool wait_connection_closed(int fd, bool *closed)
 {
 	struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
 
@@ -101,12 +100,7 @@ static bool connection_closed(int fd, bool *closed)
 	return *closed;
 }
 
-/*
- * True when the segment's writer has stopped: a newer segment, or no
- * heartbeat for a while (a shorter while once it closed our connection: an
- * agent that exits closes it, a live one keeps beating anyway).
- */
-static bool agent_gone(hagent_shm *s, bool closed)
+bool wait_agent_gone(hagent_shm *s, bool closed)
 {
 	uint64_t stale = closed ? WAIT_HEARTBEAT_STALE_CLOSED_NS : WAIT_HEARTBEAT_STALE_NS;
 	struct hagent_shm_info info;
@@ -117,7 +111,7 @@ static bool agent_gone(hagent_shm *s, bool closed)
 	return info.superseded || (now > info.heartbeat_ns && now - info.heartbeat_ns > stale);
 }
 
-static void tick_sleep(uint64_t *next)
+void wait_tick_sleep(uint64_t *next)
 {
 	struct timespec ts;
 
@@ -198,7 +192,7 @@ int resource_wait(hagent_shm *s, const char *name, bool online, const struct con
 				*ret = cur;
 			return r;
 		}
-		if (agent_gone(s, connection_closed(control_fd, &closed))) {
+		if (wait_agent_gone(s, wait_connection_closed(control_fd, &closed))) {
 			fprintf(stderr,
 				"monitorctl: hagentd stopped while waiting for resource '%s'\n",
 				name);
@@ -206,6 +200,6 @@ int resource_wait(hagent_shm *s, const char *name, bool online, const struct con
 		}
 		if (timeout_ns && now_ns(CLOCK_MONOTONIC) - start >= timeout_ns)
 			return timed_out(&w, timeout_ns, &cur);
-		tick_sleep(&next);
+		wait_tick_sleep(&next);
 	}
 }

@@ -37,6 +37,13 @@ static void usage(FILE *f)
 	      "Commands that change it (through hagentd's control API):\n"
 	      "  group add NAME               a new empty group; prints its id\n"
 	      "  group remove NAME            an empty group\n"
+	      "  group online NAME [--wait] [--timeout SEC]\n"
+	      "  group offline NAME [--ignore-locked] [--param KEY=VALUE]... [--wait]\n"
+	      "                [--timeout SEC]\n"
+	      "                               prints the state reached, or \"pending\"; members\n"
+	      "                               in dependency order\n"
+	      "  group set NAME KEY=VALUE...  set group properties (FailoverThreshold,\n"
+	      "                               FailoverPeriod); an empty VALUE resets the default\n"
 	      "  resource add NAME --group G --type T [--set KEY=VALUE]...\n"
 	      "                               a new resource, offline; prints its id\n"
 	      "  resource remove NAME [--force]\n"
@@ -48,6 +55,9 @@ static void usage(FILE *f)
 	      "  resource offline NAME [--wait] [--timeout SEC] [--force]\n"
 	      "                               prints the state reached, or \"pending\"; --force:\n"
 	      "                               terminate instead of a clean offline\n"
+	      "  resource add-dependency NAME PROVIDER\n"
+	      "  resource remove-dependency NAME PROVIDER\n"
+	      "                               NAME needs PROVIDER online (same group)\n"
 	      "\n"
 	      "Options:\n"
 	      "  --runtime-dir DIR   hagentd's runtime dir (default: $HAGENT_RUNTIME_DIR,\n"
@@ -55,7 +65,10 @@ static void usage(FILE *f)
 	      "  --json              print JSON instead of text\n"
 	      "  --group G, --type T the new resource's group and resource type\n"
 	      "  --set KEY=VALUE     a property of the new resource (repeatable)\n"
+	      "  --ignore-locked     group offline even if a member is in locked mode\n"
+	      "  --param KEY=VALUE   a parameter for the members' offline (repeatable)\n"
 	      "  --wait              wait until the online or offline has ended\n"
+	      "                      (on a terminal, a group's progress is shown on stderr)\n"
 	      "  --timeout SEC       with --wait: give up after SEC seconds (fractions allowed;\n"
 	      "                      default: no limit)\n"
 	      "  --force             see resource remove and resource offline\n"
@@ -79,11 +92,12 @@ static bool property_valid(const char *kv)
 	return eq && eq != kv;
 }
 
-static int property_check(const char *kv)
+/* what: "property" or "parameter". */
+static int property_check(const char *kv, const char *what)
 {
 	if (property_valid(kv))
 		return 0;
-	fprintf(stderr, "monitorctl: invalid property '%s': want KEY=VALUE with a non-empty KEY\n",
+	fprintf(stderr, "monitorctl: invalid %s '%s': want KEY=VALUE with a non-empty KEY\n", what,
 		kv);
 	return -EINVAL;
 }
@@ -123,20 +137,17 @@ static int timeout_parse(const char *s, uint64_t *ret_ns)
 	return 0;
 }
 
-/* Appends a --set argument (checked); 0 or the exit code + 1 (as parse_argv()). */
-static int set_add(struct args *a, char *kv)
+/* Appends the argument of a repeatable option; 0 or the exit code + 1 (as parse_argv()). */
+static int list_add(struct arg_list *l, char *arg)
 {
-	char **n;
+	char **n = realloc(l->items, (l->n + 1) * sizeof(*n));
 
-	if (property_check(kv) < 0)
-		return EXIT_INVALID_ARGUMENT + 1;
-	n = realloc(a->sets, (a->n_sets + 1) * sizeof(*n));
 	if (!n) {
 		fputs("monitorctl: out of memory\n", stderr);
 		return EXIT_FAIL + 1;
 	}
-	a->sets = n;
-	a->sets[a->n_sets++] = kv;
+	l->items = n;
+	l->items[l->n++] = arg;
 	return 0;
 }
 
@@ -152,7 +163,13 @@ static int option_take(struct args *a, unsigned opt, char *arg)
 		a->type = arg;
 		return 0;
 	case OPT_SET:
-		return set_add(a, arg);
+		if (property_check(arg, "property") < 0)
+			return EXIT_INVALID_ARGUMENT + 1;
+		return list_add(&a->sets, arg);
+	case OPT_PARAM:
+		if (property_check(arg, "parameter") < 0)
+			return EXIT_INVALID_ARGUMENT + 1;
+		return list_add(&a->params, arg);
 	case OPT_TIMEOUT:
 		if (timeout_parse(arg, &a->timeout_ns) < 0) {
 			fprintf(stderr,
@@ -162,7 +179,7 @@ static int option_take(struct args *a, unsigned opt, char *arg)
 			return EXIT_INVALID_ARGUMENT + 1;
 		}
 		return 0;
-	default: /* OPT_WAIT, OPT_FORCE: flags */
+	default: /* OPT_WAIT, OPT_FORCE, OPT_IGNORE_LOCKED: flags */
 		return 0;
 	}
 }
@@ -182,6 +199,8 @@ static int parse_argv(int argc, char **argv, struct args *a)
 		{"wait", no_argument, NULL, ARG_SPECIFIC | OPT_WAIT},
 		{"timeout", required_argument, NULL, ARG_SPECIFIC | OPT_TIMEOUT},
 		{"force", no_argument, NULL, ARG_SPECIFIC | OPT_FORCE},
+		{"ignore-locked", no_argument, NULL, ARG_SPECIFIC | OPT_IGNORE_LOCKED},
+		{"param", required_argument, NULL, ARG_SPECIFIC | OPT_PARAM},
 		{},
 	};
 	int c, r;
@@ -369,6 +388,12 @@ static const struct command {
 	{"show", NULL, 1, 0, 0, " NAME", cmd_show},
 	{"group", "add", 1, 0, 0, " NAME", cmd_group_add},
 	{"group", "remove", 1, 0, 0, " NAME", cmd_group_remove},
+	{"group", "online", 1, OPT_WAIT | OPT_TIMEOUT, 0, " NAME [--wait] [--timeout SEC]",
+	 cmd_group_online},
+	{"group", "offline", 1, OPT_IGNORE_LOCKED | OPT_PARAM | OPT_WAIT | OPT_TIMEOUT, 0,
+	 " NAME [--ignore-locked] [--param KEY=VALUE]... [--wait] [--timeout SEC]",
+	 cmd_group_offline},
+	{"group", "set", ARGS_ANY, 0, 0, " NAME KEY=VALUE...", cmd_group_set},
 	{"resource", "add", 1, OPT_GROUP | OPT_TYPE | OPT_SET, OPT_GROUP | OPT_TYPE,
 	 " NAME --group GROUP --type TYPE [--set KEY=VALUE]...", cmd_resource_add},
 	{"resource", "remove", 1, OPT_FORCE, 0, " NAME [--force]", cmd_resource_remove},
@@ -377,6 +402,9 @@ static const struct command {
 	 cmd_resource_online},
 	{"resource", "offline", 1, OPT_WAIT | OPT_TIMEOUT | OPT_FORCE, 0,
 	 " NAME [--wait] [--timeout SEC] [--force]", cmd_resource_offline},
+	{"resource", "add-dependency", 2, 0, 0, " NAME PROVIDER", cmd_resource_add_dependency},
+	{"resource", "remove-dependency", 2, 0, 0, " NAME PROVIDER",
+	 cmd_resource_remove_dependency},
 };
 
 static const char *option_name(unsigned opt)
@@ -392,8 +420,12 @@ static const char *option_name(unsigned opt)
 		return "--wait";
 	case OPT_TIMEOUT:
 		return "--timeout";
-	default:
+	case OPT_FORCE:
 		return "--force";
+	case OPT_IGNORE_LOCKED:
+		return "--ignore-locked";
+	default:
+		return "--param";
 	}
 }
 
@@ -454,7 +486,7 @@ static int command_check(const struct command *c, const struct args *a)
 		return usage_error(c);
 	}
 	for (int i = words + 1; c->n_args == ARGS_ANY && i < a->n_cmd; i++)
-		if (property_check(a->cmd[i]) < 0)
+		if (property_check(a->cmd[i], "property") < 0)
 			return EXIT_INVALID_ARGUMENT;
 	return EXIT_OK;
 }
@@ -492,6 +524,7 @@ int main(int argc, char **argv)
 	r = parse_argv(argc, argv, &a);
 	if (r == 0)
 		r = dispatch(&a) + 1;
-	free(a.sets);
+	free(a.sets.items);
+	free(a.params.items);
 	return r - 1;
 }

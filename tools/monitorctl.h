@@ -33,6 +33,14 @@ enum {
 	OPT_WAIT = 1u << 3,
 	OPT_TIMEOUT = 1u << 4,
 	OPT_FORCE = 1u << 5,
+	OPT_IGNORE_LOCKED = 1u << 6,
+	OPT_PARAM = 1u << 7,
+};
+
+/* The arguments of a repeatable option, in order. */
+struct arg_list {
+	char **items;
+	size_t n;
 };
 
 struct args {
@@ -40,8 +48,8 @@ struct args {
 	bool json;
 	unsigned given; /* OPT_* seen on the command line */
 	const char *group, *type;
-	char **sets; /* --set KEY=VALUE, in order (checked) */
-	size_t n_sets;
+	struct arg_list sets;	/* --set KEY=VALUE (checked) */
+	struct arg_list params; /* --param KEY=VALUE (checked) */
 	uint64_t timeout_ns; /* --timeout; 0: wait without limit */
 	char **cmd;	     /* COMMAND and its arguments, NULL-terminated */
 	int n_cmd;
@@ -65,3 +73,20 @@ int cmd_resource_remove(const struct args *a);
 int cmd_resource_set(const struct args *a);
 int cmd_resource_online(const struct args *a);
 int cmd_resource_offline(const struct args *a);
+int cmd_resource_add_dependency(const struct args *a);
+int cmd_resource_remove_dependency(const struct args *a);
+
+struct control_result;
+
+/*
+ * The state an online or offline reached (state_name), or "pending" while
+ * it runs; with --json {"name","id","state","sequence"} and, without --wait,
+ * "pending".  id: the object's, when the segment gave it (else null).
+ */
+int print_state(const struct args *a, const struct control_result *res, const char *state_name,
+		const uint8_t *id);
+
+/* The group commands that change something (monitorctl-group.c). */
+int cmd_group_online(const struct args *a);
+int cmd_group_offline(const struct args *a);
+int cmd_group_set(const struct args *a);
