@@ -218,8 +218,8 @@ static int mock_args(sd_bus_message *m, char *buf, size_t size)
 				return r;
 			len += (size_t) snprintf(buf + len, size - len, " [");
 			for (int i = 0; (r = sd_bus_message_read(m, "s", &str)) > 0; i++)
-				len += (size_t) snprintf(buf + len, size - len, "%s%s", i ? "," : "",
-							 str);
+				len += (size_t) snprintf(buf + len, size - len, "%s%s",
+							 i ? "," : "", str);
 			if (r < 0)
 				return r;
 			len += (size_t) snprintf(buf + len, size - len, "]");
@@ -575,20 +575,21 @@ static void assert_fails(const struct run *r, int code, const char *err)
 
 #define STATUS_TEXT                                                                                \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
-	"web            online          12                               persistent state online, " \
-	"2 failovers\n"                                                                            \
+	"web            online          12                               persistent state "        \
+	"online, 2 failovers\n"                                                                    \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
 	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
 	"locked, checkpoint 3, wait hint 5000 ms\n"                                                \
-	"q\"b\\c\\x01\xc3\xbc     failed          3                                "                \
+	"q\"b\\c\\x01\xc3\xbc     failed          3                                "               \
 	"persistent state offline\n"                                                               \
 	"`- caf\xc3\xa9\xff       failed          2    test        -     3\n"                      \
-	"empty          offline         1                                persistent state offline\n"
+	"empty          offline         1                                persistent state "        \
+	"offline\n"
 
 #define WEB_IP_JSON                                                                                \
 	"{\"name\":\"web-ip\",\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"web\","      \
 	"\"type\":\"IP Address\",\"state\":\"online\",\"sequence\":4,\"checkpoint\":0,"            \
-	"\"wait_hint\":0,\"locked\":false,\"monitor_pid\":1234,\"restart_count\":0,"          \
+	"\"wait_hint\":0,\"locked\":false,\"monitor_pid\":1234,\"restart_count\":0,"               \
 	"\"dependencies\":[]}"
 #define WEB_SERVER_FIELDS                                                                          \
 	"\"name\":\"web-server\",\"id\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",\"group\":\"web\","   \
@@ -599,15 +600,15 @@ static void assert_fails(const struct run *r, int code, const char *err)
 #define STATUS_JSON                                                                                \
 	"{\"groups\":["                                                                            \
 	"{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\",\"state\":\"online\","      \
-	"\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,\"resources\":["            \
-	WEB_IP_JSON ",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]},"                     \
+	"\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,\"resources\":[" WEB_IP_JSON  \
+	",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]},"                                \
 	"{\"name\":" WEIRD_GROUP_JSON ",\"id\":\"202122232425262728292a2b2c2d2e2f\","              \
-	"\"state\":\"failed\",\"sequence\":3,\"failover_count\":0,\"persistent_state\":0,"        \
-	"\"resources\":["                                                                         \
+	"\"state\":\"failed\",\"sequence\":3,\"failover_count\":0,\"persistent_state\":0,"         \
+	"\"resources\":["                                                                          \
 	"{\"name\":\"caf\xc3\xa9\\ufffd\",\"id\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","            \
 	"\"group\":" WEIRD_GROUP_JSON ",\"type\":\"test\",\"state\":\"failed\",\"sequence\":2,"    \
 	"\"checkpoint\":0,\"wait_hint\":0,\"locked\":false,\"monitor_pid\":0,"                     \
-	"\"restart_count\":3,\"dependencies\":[]}]},"                                            \
+	"\"restart_count\":3,\"dependencies\":[]}]},"                                              \
 	"{\"name\":\"empty\",\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","   \
 	"\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,\"resources\":[]}]}\n"
 
@@ -799,8 +800,8 @@ END_TEST
 	"Properties:       -\n"                                                                    \
 	"\n"                                                                                       \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
-	"web            online          12                               persistent state online, " \
-	"2 failovers\n"                                                                            \
+	"web            online          12                               persistent state "        \
+	"online, 2 failovers\n"                                                                    \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
 	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
 	"locked, checkpoint 3, wait hint 5000 ms\n"
@@ -809,7 +810,8 @@ END_TEST
 	"{\"group\":{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\","                \
 	"\"state\":\"online\",\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,"        \
 	"\"state_change_ns\":0,\"dependency_expression\":null,\"properties\":{},"                  \
-	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]}}\n"
+	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS                                       \
+	",\"dependencies\":[\"web-ip\"]}]}}\n"
 
 /* Claim: show of a group prints the group and its members, in member order. */
 START_TEST(test_show_group)
@@ -992,7 +994,8 @@ START_TEST(test_mutation_usage)
 		{{"group", "online"},
 		 "monitorctl: usage: monitorctl group online NAME [--wait] [--timeout SEC]\n"},
 		{{"group", "online", "web", "--bogus"}, "monitorctl: invalid option '--bogus'\n"},
-		{{"group", "online", "web", "--timeout", "1"}, "monitorctl: --timeout needs --wait\n"},
+		{{"group", "online", "web", "--timeout", "1"},
+		 "monitorctl: --timeout needs --wait\n"},
 		{{"group", "online", "web", "--ignore-locked"},
 		 "monitorctl: option '--ignore-locked' does not apply to 'group online'\n"},
 		{{"group", "online", "web", "--param", "a=b"},
@@ -1013,10 +1016,11 @@ START_TEST(test_mutation_usage)
 		{{"group", "offline", "web", "--param", "K=\xff"},
 		 "monitorctl: invalid parameter 'K=\xff': the key and value must be UTF-8, the key "
 		 "at most 255 bytes\n"},
-		{{"group", "set", "web"}, "monitorctl: usage: monitorctl group set NAME KEY=VALUE...\n"},
+		{{"group", "set", "web"},
+		 "monitorctl: usage: monitorctl group set NAME KEY=VALUE...\n"},
 		{{"group", "set", "web", "FailoverThreshold"},
-		 "monitorctl: invalid property 'FailoverThreshold': want KEY=VALUE with a non-empty "
-		 "KEY\n"},
+		 "monitorctl: invalid property 'FailoverThreshold': want KEY=VALUE with a "
+		 "non-empty KEY\n"},
 		{{"resource", "add", "db", "--type", "test"},
 		 "monitorctl: 'resource add' needs --group\n"},
 		{{"resource", "add", "db", "--group", "g"},
@@ -1290,12 +1294,20 @@ END_TEST
 
 /* PROPERTY_LIST bytes (hex) of "Mode=fast" and "A=b=c", written out by hand from the spec. */
 #define PARAM_MODE_FAST                                                                            \
-	"03000400" "0a000000" "4d006f00640065000000" "0000" /* name "Mode", padded to 4 */        \
-	"03000100" "0a000000" "66006100730074000000" "0000" /* LIST_VALUE_SZ "fast" */            \
-	"00000000"					    /* ENDMARK */
+	"03000400"		   /* CLUSPROP_SYNTAX_NAME */                                      \
+	"0a000000"		   /* its size: 5 UTF-16 units */                                  \
+	"4d006f006400650000000000" /* "Mode", its NUL, 2 bytes of padding */                       \
+	"03000100"		   /* CLUSPROP_SYNTAX_LIST_VALUE_SZ */                             \
+	"0a000000"                                                                                 \
+	"660061007300740000000000" /* "fast" */                                                    \
+	"00000000"		   /* CLUSPROP_SYNTAX_ENDMARK */
 #define PARAM_A_BEQC                                                                               \
-	"03000400" "04000000" "41000000"		/* name "A" */                             \
-	"03000100" "08000000" "62003d0063000000" /* "b=c": the key ends at the first '=' */        \
+	"03000400"                                                                                 \
+	"04000000"                                                                                 \
+	"41000000" /* "A" */                                                                       \
+	"03000100"                                                                                 \
+	"08000000"                                                                                 \
+	"62003d0063000000" /* "b=c": the key ends at the first '=' */                              \
 	"00000000"
 
 /*
@@ -1738,8 +1750,7 @@ static void web_put(int32_t gstate, uint32_t gseq, int32_t ip_state, int32_t ser
 }
 
 /* Starts "[--json] group VERB web --wait [--timeout SEC]" against the agent's answer. */
-static pid_t group_wait_start(const char *verb, const char *timeout, bool json, int *out,
-			      int *err)
+static pid_t group_wait_start(const char *verb, const char *timeout, bool json, int *out, int *err)
 {
 	const char *args[10] = {"--runtime-dir", rundir};
 	size_t n = 2;
@@ -1841,9 +1852,10 @@ START_TEST(test_group_wait_ends_elsewhere)
 	t0 = now_ns(CLOCK_MONOTONIC);
 	web_put(HAGENT_GROUP_PARTIAL_ONLINE, 51, ON, OFF, 0);
 	run_collect(&r, pid, out, err);
-	assert_fails(&r, 1,
-		     "monitorctl: Group 'web' stopped at partial-online: 1 of 2 online; not online: "
-		     "web-server (offline)\n");
+	assert_fails(
+		&r, 1,
+		"monitorctl: Group 'web' stopped at partial-online: 1 of 2 online; not online: "
+		"web-server (offline)\n");
 	ck_assert_uint_ge(now_ns(CLOCK_MONOTONIC) - t0, 500 * NSEC_PER_MSEC);
 
 	mock_answer(NULL, NULL, CONTROL_RESULT_IO_PENDING, HAGENT_GROUP_PENDING, 51);

@@ -326,8 +326,8 @@ int control_dependency_add(sd_bus *bus, const char *dependent, const char *provi
 
 int control_dependency_remove(sd_bus *bus, const char *dependent, const char *provider)
 {
-	return dependency_change(bus, "RemoveResourceDependency",
-				 "remove a dependency of resource", dependent, provider);
+	return dependency_change(bus, "RemoveResourceDependency", "remove a dependency of resource",
+				 dependent, provider);
 }
 
 int control_group_set(sd_bus *bus, const char *name, char *const *props, size_t n_props)
@@ -391,8 +391,8 @@ static int state_change(sd_bus *bus, const char *method, const char *what, const
 
 int control_resource_online(sd_bus *bus, const char *name, struct control_result *ret)
 {
-	return state_change(bus, "OnlineResource", "online resource", name,
-			    &(struct change_args){}, ret);
+	return state_change(bus, "OnlineResource", "online resource", name, &(struct change_args){},
+			    ret);
 }
 
 int control_resource_offline(sd_bus *bus, const char *name, uint32_t flags,

@@ -24,10 +24,10 @@
 #include "monitorctl.h"
 #include "time-util.h"
 
-#define KIND_GROUP	    2u /* hagent_shm_find() */
-#define WAIT_GO_ON	    (-1)
-#define NAMES_LISTED_MAX    8 /* members named in a message, then "..." */
-#define PROGRESS_LINE_MAX   160
+#define KIND_GROUP	  2u /* hagent_shm_find() */
+#define WAIT_GO_ON	  (-1)
+#define NAMES_LISTED_MAX  8 /* members named in a message, then "..." */
+#define PROGRESS_LINE_MAX 160
 
 struct group_waiter {
 	const char *name;
@@ -301,8 +301,8 @@ int group_wait(hagent_shm *s, const char *name, bool online, const struct contro
 			break;
 		if (wait_agent_gone(s, wait_connection_closed(control_fd, &closed))) {
 			progress_clear(&w);
-			fprintf(stderr, "monitorctl: hagentd stopped while waiting for group '%s'\n",
-				name);
+			fprintf(stderr,
+				"monitorctl: hagentd stopped while waiting for group '%s'\n", name);
 			r = EXIT_NOT_RUNNING;
 			break;
 		}

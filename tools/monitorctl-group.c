@@ -33,8 +33,8 @@ static int param_refused(const struct args *a)
 
 		if (!buf)
 			break;
-		if (proplist_encode((const char *const *) &a->params.items[i], 1, buf, size, &len) ==
-		    -EINVAL) {
+		if (proplist_encode((const char *const *) &a->params.items[i], 1, buf, size,
+				    &len) == -EINVAL) {
 			fprintf(stderr,
 				"monitorctl: invalid parameter '%s': the key and value must be "
 				"UTF-8, the key at most %d bytes\n",

@@ -125,13 +125,15 @@ char *name_list_join(const struct name_list *l)
 /* The group's note: its persistent state and, if any, its failovers. */
 static int row_group(struct row *w, const struct hagent_group *g)
 {
+	char failovers[32] = "";
+
 	*w = (struct row){.tree = ""};
 	snprintf(w->seq, sizeof(w->seq), "%" PRIu32, g->state_seq);
-	if (g->failover_count ? asprintf(&w->note, "persistent state %s, %" PRIu32 " failovers",
-					 persistent_name(g->persistent_state),
-					 g->failover_count) < 0
-			      : asprintf(&w->note, "persistent state %s",
-					 persistent_name(g->persistent_state)) < 0) {
+	if (g->failover_count)
+		snprintf(failovers, sizeof(failovers), ", %" PRIu32 " failovers",
+			 g->failover_count);
+	if (asprintf(&w->note, "persistent state %s%s", persistent_name(g->persistent_state),
+		     failovers) < 0) {
 		w->note = NULL;
 		return -ENOMEM;
 	}

@@ -52,8 +52,8 @@ struct blob {
 
 struct resource_view {
 	struct hagent_resource r;
-	char group[HAGENT_NAME_MAX];	       /* "" if the group is gone */
-	struct blob properties; /* "key=value\0" list */
+	char group[HAGENT_NAME_MAX]; /* "" if the group is gone */
+	struct blob properties;	     /* "key=value\0" list */
 	struct name_list deps;
 };
 

@@ -50,8 +50,8 @@ struct args {
 	const char *group, *type;
 	struct arg_list sets;	/* --set KEY=VALUE (checked) */
 	struct arg_list params; /* --param KEY=VALUE (checked) */
-	uint64_t timeout_ns; /* --timeout; 0: wait without limit */
-	char **cmd;	     /* COMMAND and its arguments, NULL-terminated */
+	uint64_t timeout_ns;	/* --timeout; 0: wait without limit */
+	char **cmd;		/* COMMAND and its arguments, NULL-terminated */
 	int n_cmd;
 };
 
