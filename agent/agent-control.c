@@ -18,21 +18,12 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 
+#include "agent-control-internal.h"
 #include "agent-control.h"
 #include "control-api.h"
 #include "log.h"
 
 #define CONTROL_UNPRIVILEGED_MAX 8 /* connections without full access, of the 64 */
-#define CONTROL_PROPS_MAX	 256
-
-struct control_conn {
-	struct agent_control *ctl;
-	sd_bus *bus;
-	uid_t uid;
-	pid_t pid;
-	bool full;
-	struct control_conn *next;
-};
 
 /* A quiet online/offline call waiting for its outcome (agent-ops.h). */
 struct deferred_call {
@@ -104,7 +95,12 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *err)
 	return 0;
 }
 
-static int check_access(const struct control_conn *c, sd_bus_error *err)
+struct agent_ops *control_ops(const struct control_conn *c)
+{
+	return c->ctl->ops;
+}
+
+int control_check_access(const struct control_conn *c, sd_bus_error *err)
 {
 	if (c->full)
 		return 0;
@@ -115,7 +111,8 @@ static int check_access(const struct control_conn *c, sd_bus_error *err)
 }
 
 /* Reads an a(ss) into a new array of n entries pointing into the message. */
-static int read_props(sd_bus_message *m, struct config_prop **ret, size_t *ret_n, sd_bus_error *err)
+int control_read_props(sd_bus_message *m, struct config_prop **ret, size_t *ret_n,
+		       sd_bus_error *err)
 {
 	_cleanup_free_ struct config_prop *props = NULL;
 	size_t n = 0;
@@ -153,6 +150,22 @@ static int read_props(sd_bus_message *m, struct config_prop **ret, size_t *ret_n
 	return 0;
 }
 
+static void strv_freep(char ***p)
+{
+	for (char **s = *p; s && *s; s++)
+		free(*s);
+	free(*p);
+}
+
+static size_t strv_length(char *const *l)
+{
+	size_t n = 0;
+
+	while (l && l[n])
+		n++;
+	return n;
+}
+
 /* ---- methods ---- */
 
 static int method_add_group(sd_bus_message *m, void *userdata, sd_bus_error *err)
@@ -162,7 +175,7 @@ static int method_add_group(sd_bus_message *m, void *userdata, sd_bus_error *err
 	const char *name;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &name);
 	if (r >= 0)
@@ -178,7 +191,7 @@ static int method_remove_group(sd_bus_message *m, void *userdata, sd_bus_error *
 	const char *name;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &name);
 	if (r >= 0)
@@ -192,18 +205,26 @@ static int method_add_resource(sd_bus_message *m, void *userdata, sd_bus_error *
 {
 	struct control_conn *c = userdata;
 	_cleanup_free_ struct config_prop *props = NULL;
+	_cleanup_(strv_freep) char **deps = NULL;
 	const char *name, *group, *type;
 	char id[CONFIG_ID_LEN + 1];
 	size_t n = 0;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "sss", &name, &group, &type);
 	if (r >= 0)
-		r = read_props(m, &props, &n, err);
+		r = control_read_props(m, &props, &n, err);
 	if (r >= 0)
-		r = agent_ops_resource_add(c->ctl->ops, name, group, type, props, n, id, err);
+		r = sd_bus_message_read_strv(m, &deps);
+	if (r >= 0 && strv_length(deps) > CONTROL_DEPS_MAX)
+		r = sd_bus_error_setf(err, CONTROL_ERROR_TOO_BIG,
+				      "Resource '%s': more than %d dependencies in one call.", name,
+				      CONTROL_DEPS_MAX);
+	if (r >= 0)
+		r = agent_ops_resource_add(c->ctl->ops, name, group, type, props, n,
+					   (const char *const *) deps, strv_length(deps), id, err);
 	if (r < 0)
 		return r;
 	return sd_bus_reply_method_return(m, "s", id);
@@ -216,7 +237,7 @@ static int method_remove_resource(sd_bus_message *m, void *userdata, sd_bus_erro
 	uint32_t flags;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "su", &name, &flags);
 	if (r >= 0)
@@ -234,11 +255,11 @@ static int method_set_resource_properties(sd_bus_message *m, void *userdata, sd_
 	size_t n = 0;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &name);
 	if (r >= 0)
-		r = read_props(m, &props, &n, err);
+		r = control_read_props(m, &props, &n, err);
 	if (r >= 0)
 		r = agent_ops_resource_set(c->ctl->ops, name, props, n, err);
 	if (r < 0)
@@ -246,7 +267,7 @@ static int method_set_resource_properties(sd_bus_message *m, void *userdata, sd_
 	return sd_bus_reply_method_return(m, NULL);
 }
 
-static int reply_state(sd_bus_message *m, const struct agent_ops_result *res)
+int control_reply_state(sd_bus_message *m, const struct agent_ops_result *res)
 {
 	return sd_bus_reply_method_return(m, "uiu", res->result, res->state, res->state_seq);
 }
@@ -279,7 +300,7 @@ static void on_deferred_reply(void *userdata, size_t i, int error, uint32_t win3
 		return;
 	m = TAKE_PTR(ctl->deferred[i].call);
 	r = agent_ops_deferred_reply(ctl->ops, i, ctl->deferred[i].online, error, &res, &err);
-	r = r < 0 ? sd_bus_reply_method_error(m, &err) : reply_state(m, &res);
+	r = r < 0 ? sd_bus_reply_method_error(m, &err) : control_reply_state(m, &res);
 	if (r < 0) /* the caller went away: nothing to do */
 		log_debug_errno(r, "Failed to send a deferred reply: %m");
 	sd_bus_error_free(&err);
@@ -322,7 +343,7 @@ static int method_control_resource(sd_bus_message *m, void *userdata, sd_bus_err
 	uint32_t code;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "su", &name, &code);
 	if (r >= 0)
@@ -343,7 +364,7 @@ static int method_online_resource(sd_bus_message *m, void *userdata, sd_bus_erro
 	const char *name;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "s", &name);
 	if (r >= 0)
@@ -352,7 +373,7 @@ static int method_online_resource(sd_bus_message *m, void *userdata, sd_bus_erro
 		return r;
 	if (r > 0)
 		return defer(c->ctl, m, res.index, true);
-	return reply_state(m, &res);
+	return control_reply_state(m, &res);
 }
 
 static int method_offline_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
@@ -363,7 +384,7 @@ static int method_offline_resource(sd_bus_message *m, void *userdata, sd_bus_err
 	uint32_t flags;
 	int r;
 
-	r = check_access(c, err);
+	r = control_check_access(c, err);
 	if (r >= 0)
 		r = sd_bus_message_read(m, "su", &name, &flags);
 	if (r >= 0)
@@ -372,7 +393,7 @@ static int method_offline_resource(sd_bus_message *m, void *userdata, sd_bus_err
 		return r;
 	if (r > 0)
 		return defer(c->ctl, m, res.index, false);
-	return reply_state(m, &res);
+	return control_reply_state(m, &res);
 }
 
 static const sd_bus_vtable control_vtable[] = {
@@ -381,9 +402,11 @@ static const sd_bus_vtable control_vtable[] = {
 				method_add_group, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("RemoveGroup", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
 				method_remove_group, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_ARGS(
-		"AddResource", SD_BUS_ARGS("s", name, "s", group, "s", type, "a(ss)", properties),
-		SD_BUS_RESULT("s", id), method_add_resource, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AddResource",
+				SD_BUS_ARGS("s", name, "s", group, "s", type, "a(ss)", properties,
+					    "as", depends_on),
+				SD_BUS_RESULT("s", id), method_add_resource,
+				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("RemoveResource", SD_BUS_ARGS("s", name, "u", flags),
 				SD_BUS_NO_RESULT, method_remove_resource,
 				SD_BUS_VTABLE_UNPRIVILEGED),
@@ -398,6 +421,21 @@ static const sd_bus_vtable control_vtable[] = {
 				method_offline_resource, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("ControlResource", SD_BUS_ARGS("s", name, "u", code, "ay", input),
 				SD_BUS_RESULT("ay", output), method_control_resource,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AddResourceDependency", SD_BUS_ARGS("s", dependent, "s", provider),
+				SD_BUS_NO_RESULT, control_method_add_dependency,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("RemoveResourceDependency",
+				SD_BUS_ARGS("s", dependent, "s", provider), SD_BUS_NO_RESULT,
+				control_method_remove_dependency, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("OnlineGroup", SD_BUS_ARGS("s", name, "u", flags),
+				SD_BUS_RESULT("u", result, "i", state, "u", state_seq),
+				control_method_online_group, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("OfflineGroup", SD_BUS_ARGS("s", name, "u", flags, "ay", params),
+				SD_BUS_RESULT("u", result, "i", state, "u", state_seq),
+				control_method_offline_group, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("SetGroupProperties", SD_BUS_ARGS("s", name, "a(ss)", properties),
+				SD_BUS_NO_RESULT, control_method_set_group_properties,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };

@@ -23,6 +23,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-control.h"
+#include "agent-group.h"
 #include "agent-model.h"
 #include "agent-publish.h"
 #include "agent-resource.h"
@@ -58,6 +59,7 @@ struct agent {
 	struct config_store *store;
 	struct agent_model *model;
 	struct agent_resources *resources;
+	struct agent_groups *groups;
 	struct agent_ops ops;
 	struct agent_control *control;
 	sd_event_source *heartbeat;
@@ -66,6 +68,7 @@ struct agent {
 static void agent_done(struct agent *a)
 {
 	a->control = agent_control_free(a->control);
+	a->groups = agent_groups_free(a->groups);
 	a->resources = agent_resources_free(a->resources);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
 	a->socket = agent_socket_free(a->socket);
@@ -324,6 +327,7 @@ static int control_start(struct agent *a)
 		.writer = a->writer,
 		.model = a->model,
 		.resources = a->resources,
+		.groups = a->groups,
 		.monitor_dir = arg_monitor_dir,
 	};
 	r = agent_control_new(a->event, arg_runtime_dir, &access, &a->ops, &a->control);
@@ -369,6 +373,9 @@ static int agent_start(struct agent *a)
 	r = agent_resources_new(a->event, a->writer, a->model, arg_monitor_dir, &a->resources);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the resources: %m");
+	r = agent_groups_new(a->model, a->resources, &a->groups);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the groups: %m");
 	return control_start(a);
 }
 

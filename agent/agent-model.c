@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,12 +144,37 @@ static ssize_t group_by_hex(const struct agent_model *m, const char *hex)
 	return -EBADMSG;
 }
 
+/* The segment's view of a group's properties: "FailoverThreshold=N\0FailoverPeriod=N\0". */
+int agent_model_group_set_props(struct agent_model *m, size_t gi, const struct group_props *p)
+{
+	struct agent_group *g = &m->groups[gi];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	char v[16];
+	int k;
+
+	snprintf(v, sizeof(v), "%" PRIu32, p->failover_threshold);
+	k = append(&buf, &len, "FailoverThreshold", v);
+	if (k >= 0) {
+		snprintf(v, sizeof(v), "%" PRIu32, p->failover_period_h);
+		k = append(&buf, &len, "FailoverPeriod", v);
+	}
+	if (k < 0)
+		return k;
+	free(g->props);
+	g->props = TAKE_PTR(buf);
+	g->props_len = (uint32_t) len;
+	g->common = *p;
+	return 0;
+}
+
 int agent_model_group_add(struct agent_model *m, const struct shm_writer *w,
 			  const struct config_group *cg, size_t *ret)
 {
 	uint8_t id[SHM_ID_SIZE];
 	struct agent_group *g;
 	ssize_t i;
+	int k;
 
 	if (id_parse(cg->id, id) < 0)
 		return -EBADMSG;
@@ -165,6 +191,12 @@ int agent_model_group_add(struct agent_model *m, const struct shm_writer *w,
 	};
 	memcpy(g->id, id, SHM_ID_SIZE);
 	snprintf(g->name, sizeof(g->name), "%s", cg->name);
+	k = agent_model_group_set_props(m, (size_t) i, &cg->common);
+	if (k < 0) {
+		*g = (struct agent_group){};
+		m->free_groups[m->n_free_groups++] = (size_t) i;
+		return k;
+	}
 	m->live_groups++;
 	*ret = (size_t) i;
 	return 0;
@@ -176,6 +208,7 @@ void agent_model_group_remove(struct agent_model *m, size_t gi)
 
 	assert(g->used && g->n_members == 0);
 	free(g->members);
+	free(g->props);
 	*g = (struct agent_group){};
 	m->free_groups[m->n_free_groups++] = gi;
 	m->live_groups--;
@@ -250,10 +283,16 @@ void agent_model_resource_remove(struct agent_model *m, size_t i)
 	struct agent_resource *r = &m->resources[i];
 
 	assert(r->used);
-	index_drop(m->groups[r->group].members, &m->groups[r->group].n_members, i);
-	for (size_t j = 0; j < m->n_resources; j++)
-		if (m->resources[j].used && m->resources[j].n_deps > 0)
-			index_drop(m->resources[j].deps, &m->resources[j].n_deps, i);
+	struct agent_group *g = &m->groups[r->group];
+
+	/* Dependencies stay inside a group: only its members can name i. */
+	for (size_t j = 0; j < g->n_members; j++) {
+		struct agent_resource *d = &m->resources[g->members[j]];
+
+		if (d->n_deps > 0)
+			index_drop(d->deps, &d->n_deps, i);
+	}
+	index_drop(g->members, &g->n_members, i);
 	free(r->props);
 	free(r->deps);
 	*r = (struct agent_resource){};
@@ -373,6 +412,29 @@ struct agent_model *agent_model_free(struct agent_model *m)
 	free(m->free_groups);
 	free(m);
 	return NULL;
+}
+
+int agent_model_dep_add(struct agent_model *m, size_t d, size_t p)
+{
+	struct agent_resource *r = &m->resources[d];
+	size_t *n;
+
+	assert(r->used && m->resources[p].used && m->resources[p].group == r->group);
+	n = reallocarray(r->deps, r->n_deps + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	r->deps = n;
+	r->deps[r->n_deps++] = p;
+	return 0;
+}
+
+int agent_model_dep_remove(struct agent_model *m, size_t d, size_t p)
+{
+	struct agent_resource *r = &m->resources[d];
+	size_t n = r->n_deps;
+
+	index_drop(r->deps, &r->n_deps, p);
+	return r->n_deps < n ? 0 : -ENOENT;
 }
 
 int32_t agent_group_derive_state(const struct agent_model *m, const struct agent_group *g)

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "config-store.h"
+#include "group-props.h"
 #include "macro.h"
 #include "resource-props.h"
 #include "shm-layout.h"
@@ -65,6 +66,10 @@ struct agent_group {
 	int32_t persistent_state;
 	size_t *members; /* indexes into agent_model.resources, in configuration order */
 	size_t n_members;
+	struct group_props common; /* FailoverThreshold, FailoverPeriod */
+	char *props;		   /* as the segment shows them, "key=value\0" each */
+	uint32_t props_len;
+	uint32_t failover_count; /* failovers inside FailoverPeriod, as last counted */
 };
 
 struct agent_model {
@@ -117,6 +122,13 @@ void agent_model_resource_remove(struct agent_model *m, size_t i);
 /* New properties (common and private) for resource i from its configuration. */
 int agent_model_resource_set_props(struct agent_model *m, size_t i,
 				   const struct config_resource *cr);
+
+/* New common properties for group g (valid ones). */
+int agent_model_group_set_props(struct agent_model *m, size_t g, const struct group_props *p);
+
+/* Resource d depends on p now (both in one group), or no longer.  -ENOMEM; remove: -ENOENT. */
+int agent_model_dep_add(struct agent_model *m, size_t d, size_t p);
+int agent_model_dep_remove(struct agent_model *m, size_t d, size_t p);
 
 /* The group state of semantics.md §5.1 from the current member states. */
 int32_t agent_group_derive_state(const struct agent_model *m, const struct agent_group *g);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent-ops-internal.h"
 #include "agent-ops.h"
 #include "agent-publish.h"
 #include "channel-layout.h"
@@ -21,10 +22,7 @@
 #define NAME_RULES                                                                                 \
 	"1 to 63 bytes of UTF-8, no control character, no '/', no leading or trailing space"
 
-static int fail(sd_bus_error *err, const char *name, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(sd_bus_error *err, const char *name, const char *format, ...)
+int ops_fail(sd_bus_error *err, const char *name, const char *format, ...)
 {
 	va_list ap;
 	int r;
@@ -36,89 +34,90 @@ static int fail(sd_bus_error *err, const char *name, const char *format, ...)
 }
 
 /* An error of the configuration store that is not about the request. */
-static int store_fail(sd_bus_error *err, int r, const char *kind, const char *name)
+int ops_store_fail(sd_bus_error *err, int r, const char *kind, const char *name)
 {
 	switch (r) {
 	case -EBUSY:
-		return fail(err, CONTROL_ERROR_BUSY,
-			    "%s '%s': the configuration database is busy (another process holds "
-			    "it); try again.",
-			    kind, name);
+		return ops_fail(
+			err, CONTROL_ERROR_BUSY,
+			"%s '%s': the configuration database is busy (another process holds "
+			"it); try again.",
+			kind, name);
 	case -ENOSPC:
-		return fail(err, CONTROL_ERROR_FULL,
-			    "%s '%s': no space left for the configuration database.", kind, name);
+		return ops_fail(err, CONTROL_ERROR_FULL,
+				"%s '%s': no space left for the configuration database.", kind,
+				name);
 	case -ENOMEM:
-		return fail(err, CONTROL_ERROR_FAILED, "%s '%s': out of memory.", kind, name);
+		return ops_fail(err, CONTROL_ERROR_FAILED, "%s '%s': out of memory.", kind, name);
 	default:
 		log_error_errno(r, "%s '%s': failed to write the configuration database: %m", kind,
 				name);
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "%s '%s': failed to write the configuration database: %s.", kind, name,
-			    strerror(-r));
+		return ops_fail(err, CONTROL_ERROR_FAILED,
+				"%s '%s': failed to write the configuration database: %s.", kind,
+				name, strerror(-r));
 	}
 }
 
-static int check_ready(const struct agent_ops *o, sd_bus_error *err)
+int ops_check_ready(const struct agent_ops *o, sd_bus_error *err)
 {
 	if (o->stopping)
-		return fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
+		return ops_fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
 	return 0;
 }
 
-static int check_name(const char *kind, const char *name, sd_bus_error *err)
+int ops_check_name(const char *kind, const char *name, sd_bus_error *err)
 {
 	if (config_name_check(name) < 0)
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT, "'%s' is not a valid %s name: %s.",
-			    name, kind, NAME_RULES);
+		return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+				"'%s' is not a valid %s name: %s.", name, kind, NAME_RULES);
 	return 0;
 }
 
-static int find_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
+int ops_find_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
 {
 	ssize_t g;
-	int r = check_name("group", name, err);
+	int r = ops_check_name("group", name, err);
 
 	if (r < 0)
 		return r;
 	g = agent_model_group_find(o->model, name);
 	if (g < 0)
-		return fail(err, CONTROL_ERROR_NOT_FOUND, "Group '%s' does not exist.", name);
+		return ops_fail(err, CONTROL_ERROR_NOT_FOUND, "Group '%s' does not exist.", name);
 	*ret = (size_t) g;
 	return 0;
 }
 
-static int find_resource(const struct agent_ops *o, const char *name, size_t *ret,
-			 sd_bus_error *err)
+int ops_find_resource(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
 {
 	ssize_t i;
-	int r = check_name("resource", name, err);
+	int r = ops_check_name("resource", name, err);
 
 	if (r < 0)
 		return r;
 	i = agent_model_resource_find(o->model, name);
 	if (i < 0)
-		return fail(err, CONTROL_ERROR_NOT_FOUND, "Resource '%s' does not exist.", name);
+		return ops_fail(err, CONTROL_ERROR_NOT_FOUND, "Resource '%s' does not exist.",
+				name);
 	*ret = (size_t) i;
 	return 0;
 }
 
 /* The prologue of every method on an existing object: not stopping, and found. */
-static int ready_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
+int ops_ready_group(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
 {
-	int r = check_ready(o, err);
+	int r = ops_check_ready(o, err);
 
-	return r < 0 ? r : find_group(o, name, ret, err);
+	return r < 0 ? r : ops_find_group(o, name, ret, err);
 }
 
-static int ready_resource(const struct agent_ops *o, const char *name, size_t *ret,
-			  sd_bus_error *err)
+int ops_ready_resource(const struct agent_ops *o, const char *name, size_t *ret, sd_bus_error *err)
 {
-	int r = check_ready(o, err);
+	int r = ops_check_ready(o, err);
 
-	return r < 0 ? r : find_resource(o, name, ret, err);
+	return r < 0 ? r : ops_find_resource(o, name, ret, err);
 }
 
-static const char *state_name(int32_t state)
+const char *ops_state_name(int32_t state)
 {
 	return hagent_resource_state_to_string(state) ?: "in an unknown state";
 }
@@ -158,29 +157,31 @@ int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFI
 	size_t g = 0;
 	int r;
 
-	r = check_ready(o, err);
+	group_props_init(&cg.common); /* what the store holds for a new group */
+	r = ops_check_ready(o, err);
 	if (r >= 0)
-		r = check_name("group", name, err);
+		r = ops_check_name("group", name, err);
 	if (r < 0)
 		return r;
 	if (agent_model_group_find(o->model, name) >= 0)
-		return fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
+		return ops_fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
 	if (!model_has_room(o->model, false))
-		return fail(err, CONTROL_ERROR_FULL,
-			    "Group '%s': the state segment holds no more than %zu groups (hagentd "
-			    "--max-groups).",
-			    name, o->model->max_groups);
+		return ops_fail(
+			err, CONTROL_ERROR_FULL,
+			"Group '%s': the state segment holds no more than %zu groups (hagentd "
+			"--max-groups).",
+			name, o->model->max_groups);
 	r = config_store_group_add(o->store, name, cg.id);
 	if (r == -EEXIST)
-		return fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
+		return ops_fail(err, CONTROL_ERROR_EXISTS, "Group '%s' already exists.", name);
 	if (r < 0)
-		return store_fail(err, r, "Group", name);
+		return ops_store_fail(err, r, "Group", name);
 	snprintf(cg.name, sizeof(cg.name), "%s", name);
 	r = agent_model_group_add(o->model, o->writer, &cg, &g);
 	if (r < 0) {
 		/* Cannot happen after the checks above; undo the commit rather than diverge. */
 		(void) config_store_group_remove(o->store, name);
-		return fail(err, CONTROL_ERROR_FAILED, "Group '%s': %s.", name, strerror(-r));
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Group '%s': %s.", name, strerror(-r));
 	}
 	publish_group(o, g, AGENT_CHANGE_GROUP_ADDED);
 	log_info("Group %s: added.", name);
@@ -195,7 +196,7 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 	size_t g = 0;
 	int r;
 
-	r = ready_group(o, name, &g, err);
+	r = ops_ready_group(o, name, &g, err);
 	if (r < 0)
 		return r;
 	grp = &o->model->groups[g];
@@ -205,23 +206,23 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 		for (size_t i = 0; i < grp->n_members; i++)
 			closing += o->model->resources[grp->members[i]].removing;
 		if (closing == grp->n_members)
-			return fail(err, CONTROL_ERROR_BUSY,
-				    "Group '%s': its removed resources are still closing; try "
-				    "again.",
-				    grp->name);
+			return ops_fail(err, CONTROL_ERROR_BUSY,
+					"Group '%s': its removed resources are still closing; try "
+					"again.",
+					grp->name);
 	}
 	if (grp->n_members > 0)
-		return fail(err, CONTROL_ERROR_NOT_EMPTY,
-			    "Group '%s' still has %zu resource%s; remove them first.", grp->name,
-			    grp->n_members, grp->n_members == 1 ? "" : "s");
+		return ops_fail(err, CONTROL_ERROR_NOT_EMPTY,
+				"Group '%s' still has %zu resource%s; remove them first.",
+				grp->name, grp->n_members, grp->n_members == 1 ? "" : "s");
 	r = config_store_group_remove(o->store, grp->name);
 	if (r == -ENOTEMPTY || r == -ENOENT) /* the store and the model disagree */
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Group '%s': the configuration database does not match hagentd's "
-			    "state (%s).",
-			    grp->name, strerror(-r));
+		return ops_fail(err, CONTROL_ERROR_FAILED,
+				"Group '%s': the configuration database does not match hagentd's "
+				"state (%s).",
+				grp->name, strerror(-r));
 	if (r < 0)
-		return store_fail(err, r, "Group", grp->name);
+		return ops_store_fail(err, r, "Group", grp->name);
 	snprintf(gname, sizeof(gname), "%s", grp->name);
 	publish_group(o, g, AGENT_CHANGE_GROUP_DELETED);
 	agent_model_group_remove(o->model, g);
@@ -237,20 +238,22 @@ static int prop_fail(sd_bus_error *err, int r, const char *name, const char *key
 	key = key ?: "?";
 	switch (r) {
 	case -EINVAL:
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "Resource '%s': invalid property '%s' (a bad key, a key given twice, "
-			    "or a common property that is not a number or breaks a rule of "
-			    "semantics.md §4.3).",
-			    name, key);
+		return ops_fail(
+			err, CONTROL_ERROR_INVALID_ARGUMENT,
+			"Resource '%s': invalid property '%s' (a bad key, a key given twice, "
+			"or a common property that is not a number or breaks a rule of "
+			"semantics.md §4.3).",
+			name, key);
 	case -ERANGE:
-		return fail(err, CONTROL_ERROR_OUT_OF_RANGE,
-			    "Resource '%s': property '%s' is out of range.", name, key);
+		return ops_fail(err, CONTROL_ERROR_OUT_OF_RANGE,
+				"Resource '%s': property '%s' is out of range.", name, key);
 	case -E2BIG:
-		return fail(err, CONTROL_ERROR_TOO_BIG,
-			    "Resource '%s': the value of property '%s' is longer than %d bytes.",
-			    name, key, CONFIG_VALUE_MAX);
+		return ops_fail(
+			err, CONTROL_ERROR_TOO_BIG,
+			"Resource '%s': the value of property '%s' is longer than %d bytes.", name,
+			key, CONFIG_VALUE_MAX);
 	default:
-		return store_fail(err, r, "Resource", name);
+		return ops_store_fail(err, r, "Resource", name);
 	}
 }
 
@@ -268,10 +271,11 @@ static int props_fit(const struct config_resource *cr, const char *name, sd_bus_
 		if (!config_prop_is_common(cr->props[i].key))
 			len += strlen(cr->props[i].key) + 1 + strlen(cr->props[i].value) + 1;
 	if (len > CHAN_ARGS_MAX)
-		return fail(err, CONTROL_ERROR_TOO_BIG,
-			    "Resource '%s': its private properties take %zu bytes with its name "
-			    "and type, more than the %u a monitor's OPEN command carries.",
-			    name, len, CHAN_ARGS_MAX);
+		return ops_fail(
+			err, CONTROL_ERROR_TOO_BIG,
+			"Resource '%s': its private properties take %zu bytes with its name "
+			"and type, more than the %u a monitor's OPEN command carries.",
+			name, len, CHAN_ARGS_MAX);
 	return 0;
 }
 
@@ -284,68 +288,113 @@ static int type_register(struct agent_ops *o, const char *type, sd_bus_error *er
 	int r;
 
 	if (asprintf(&path, "%s/hamon-%s", o->monitor_dir, type) < 0)
-		return fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
 	if (access(path, X_OK) < 0)
-		return fail(err, CONTROL_ERROR_NOT_FOUND,
-			    "Resource type '%s' does not exist: no monitor program %s (%s).", type,
-			    path, strerror(errno));
+		return ops_fail(err, CONTROL_ERROR_NOT_FOUND,
+				"Resource type '%s' does not exist: no monitor program %s (%s).",
+				type, path, strerror(errno));
 	r = config_store_type_add(o->store, type, NULL);
 	if (r < 0 && r != -EEXIST)
-		return store_fail(err, r, "Resource type", type);
+		return ops_store_fail(err, r, "Resource type", type);
 	log_info("Resource type %s: registered (%s).", type, path);
+	return 0;
+}
+
+/* The providers of a new resource: existing, in group g, not itself, each once. */
+static int check_providers(const struct agent_ops *o, const char *name, size_t g,
+			   const char *const *deps, size_t n_deps, size_t *idx, sd_bus_error *err)
+{
+	for (size_t k = 0; k < n_deps; k++) {
+		const struct agent_resource *p;
+		size_t pi = 0;
+		int r;
+
+		if (strcasecmp(deps[k], name) == 0)
+			return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+					"Resource '%s' cannot depend on itself.", name);
+		r = ops_find_resource(o, deps[k], &pi, err);
+		if (r < 0)
+			return r;
+		p = &o->model->resources[pi];
+		if (p->group != g)
+			return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+					"Resource '%s' (group '%s') cannot depend on '%s' (group "
+					"'%s'): resource dependencies stay inside one group.",
+					name, o->model->groups[g].name, p->name,
+					o->model->groups[p->group].name);
+		for (size_t j = 0; j < k; j++)
+			if (idx[j] == pi)
+				return ops_fail(err, CONTROL_ERROR_EXISTS,
+						"Resource '%s': provider '%s' is named twice.",
+						name, p->name);
+		idx[k] = pi;
+	}
 	return 0;
 }
 
 int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *group,
 			   const char *type, const struct config_prop *props, size_t n_props,
-			   char ret_id[CONFIG_ID_LEN + 1], sd_bus_error *err)
+			   const char *const *deps, size_t n_deps, char ret_id[CONFIG_ID_LEN + 1],
+			   sd_bus_error *err)
 {
 	struct config_resource cr = {};
+	_cleanup_free_ size_t *providers = calloc(n_deps ?: 1, sizeof(size_t));
 	const char *key = NULL;
 	char id[CONFIG_ID_LEN + 1];
 	size_t g = 0, i = 0;
 	int r;
 
-	r = check_ready(o, err);
+	if (!providers)
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+
+	r = ops_check_ready(o, err);
 	if (r >= 0)
-		r = check_name("resource", name, err);
+		r = ops_check_name("resource", name, err);
 	if (r >= 0)
-		r = find_group(o, group, &g, err);
+		r = ops_find_group(o, group, &g, err);
 	if (r >= 0 &&
 	    (config_name_check(type) < 0 || strcmp(type, ".") == 0 || strcmp(type, "..") == 0))
-		r = fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			 "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
+		r = ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+			     "'%s' is not a valid resource type name: %s.", type, NAME_RULES);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < n_props; k++)
 		if (!*props[k].value)
-			return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-				    "Resource '%s': property '%s' has an empty value.", name,
-				    props[k].key);
+			return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+					"Resource '%s': property '%s' has an empty value.", name,
+					props[k].key);
 	if (agent_model_resource_find(o->model, name) >= 0)
-		return fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
+		return ops_fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
+	r = check_providers(o, name, g, deps, n_deps, providers, err);
+	if (r < 0)
+		return r;
 	if (!model_has_room(o->model, true))
-		return fail(err, CONTROL_ERROR_FULL,
-			    "Resource '%s': the state segment holds no more than %zu resources "
-			    "(hagentd --max-resources).",
-			    name, o->model->max_resources);
-	r = config_store_resource_add(o->store, name, o->model->groups[g].name, type, props,
-				      n_props, id, &key);
+		return ops_fail(err, CONTROL_ERROR_FULL,
+				"Resource '%s': the state segment holds no more than %zu resources "
+				"(hagentd --max-resources).",
+				name, o->model->max_resources);
+	r = config_store_resource_add_deps(o->store, name, o->model->groups[g].name, type, props,
+					   n_props, deps, n_deps, id, &key);
 	if (r == -ENOENT && key && strcmp(key, "type") == 0) {
 		r = type_register(o, type, err);
 		if (r < 0)
 			return r;
 		key = NULL;
-		r = config_store_resource_add(o->store, name, o->model->groups[g].name, type, props,
-					      n_props, id, &key);
+		r = config_store_resource_add_deps(o->store, name, o->model->groups[g].name, type,
+						   props, n_props, deps, n_deps, id, &key);
 	}
+	if (r == -EMLINK)
+		return ops_fail(err, CONTROL_ERROR_TREE_TOO_COMPLEX,
+				"Resource '%s': its dependency tree would be deeper than %d.", name,
+				CONFIG_DEP_DEPTH_MAX);
 	if (r == -EEXIST)
-		return fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
+		return ops_fail(err, CONTROL_ERROR_EXISTS, "Resource '%s' already exists.", name);
 	if (r == -ENOENT)
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Resource '%s': the configuration database does not match hagentd's "
-			    "state (no %s).",
-			    name, key ?: "object");
+		return ops_fail(
+			err, CONTROL_ERROR_FAILED,
+			"Resource '%s': the configuration database does not match hagentd's "
+			"state (no %s).",
+			name, key ?: "object");
 	if (r < 0)
 		return prop_fail(err, r, name, key);
 
@@ -354,11 +403,16 @@ int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *gr
 		r = props_fit(&cr, name, err);
 	if (r >= 0) {
 		r = agent_model_resource_add(o->model, o->writer, &cr, cr.type_name, g, &i);
+		for (size_t k = 0; r >= 0 && k < n_deps; k++) {
+			r = agent_model_dep_add(o->model, i, providers[k]);
+			if (r < 0)
+				agent_model_resource_remove(o->model, i);
+		}
 		if (r < 0)
-			r = fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
-				 strerror(-r));
+			r = ops_fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
+				     strerror(-r));
 	} else if (!sd_bus_error_is_set(err))
-		r = store_fail(err, r, "Resource", name);
+		r = ops_store_fail(err, r, "Resource", name);
 	config_resource_done(&cr);
 	if (r < 0) {
 		/* Undo the commit: nothing half-applied. */
@@ -384,27 +438,28 @@ int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t fl
 	size_t i = 0;
 	int r, error;
 
-	r = ready_resource(o, name, &i, err);
+	r = ops_ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	if (flags & ~CONTROL_FLAG_FORCE)
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "Resource '%s': unknown flags 0x%x for RemoveResource.",
-			    o->model->resources[i].name, flags & ~CONTROL_FLAG_FORCE);
+		return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+				"Resource '%s': unknown flags 0x%x for RemoveResource.",
+				o->model->resources[i].name, flags & ~CONTROL_FLAG_FORCE);
 	mr = &o->model->resources[i];
 	if (!(flags & CONTROL_FLAG_FORCE) &&
 	    (mr->state == HAGENT_RESOURCE_ONLINE || res_state_is_pending(mr->state)))
-		return fail(err, CONTROL_ERROR_RESOURCE_ONLINE,
-			    "Resource '%s' is %s; take it offline first, or force the removal.",
-			    mr->name, state_name(mr->state));
+		return ops_fail(err, CONTROL_ERROR_RESOURCE_ONLINE,
+				"Resource '%s' is %s; take it offline first, or force the removal.",
+				mr->name, ops_state_name(mr->state));
 	r = config_store_resource_remove(o->store, mr->name);
 	if (r == -ENOENT)
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Resource '%s': the configuration database does not match hagentd's "
-			    "state (not there).",
-			    mr->name);
+		return ops_fail(
+			err, CONTROL_ERROR_FAILED,
+			"Resource '%s': the configuration database does not match hagentd's "
+			"state (not there).",
+			mr->name);
 	if (r < 0)
-		return store_fail(err, r, "Resource", mr->name);
+		return ops_store_fail(err, r, "Resource", mr->name);
 	log_info("Resource %s: removing%s.", mr->name,
 		 flags & CONTROL_FLAG_FORCE ? " (forced)" : "");
 	mr->removing = true;
@@ -424,24 +479,24 @@ int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct c
 	size_t i = 0;
 	int r;
 
-	r = ready_resource(o, name, &i, err);
+	r = ops_ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	name = o->model->resources[i].name;
 	if (n_props == 0)
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "Resource '%s': no property to set.", name);
+		return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+				"Resource '%s': no property to set.", name);
 	req = calloc(n_props, sizeof(*req));
 	undo = calloc(n_props, sizeof(*undo));
 	if (!req || !undo)
-		return fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
 	for (size_t k = 0; k < n_props; k++)
 		req[k] =
 			(struct config_prop){props[k].key, *props[k].value ? props[k].value : NULL};
 
 	r = config_store_resource_get(o->store, name, &old);
 	if (r < 0)
-		return store_fail(err, r, "Resource", name);
+		return ops_store_fail(err, r, "Resource", name);
 	r = config_store_resource_set_props(o->store, name, req, n_props, &key);
 	if (r < 0) {
 		config_resource_done(&old);
@@ -453,10 +508,10 @@ int agent_ops_resource_set(struct agent_ops *o, const char *name, const struct c
 	if (r >= 0) {
 		r = agent_model_resource_set_props(o->model, i, &cr);
 		if (r < 0)
-			r = fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
-				 strerror(-r));
+			r = ops_fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", name,
+				     strerror(-r));
 	} else if (!sd_bus_error_is_set(err))
-		r = store_fail(err, r, "Resource", name);
+		r = ops_store_fail(err, r, "Resource", name);
 	config_resource_done(&cr);
 	if (r < 0) {
 		/* Undo: each key back to its old value, or removed if it had none. */
@@ -497,25 +552,26 @@ static int request_reply(struct agent_ops *o, size_t i, bool online, bool deferr
 		return 0;
 	case -EIO:
 		if (deferred)
-			return fail(err, CONTROL_ERROR_RESOURCE_FAILED,
-				    "Resource '%s' failed to %s: %s.", mr->name,
-				    online ? "come online" : "go offline",
-				    strerror(mr->last_error < 0 ? -mr->last_error : EIO));
-		return fail(err, CONTROL_ERROR_RESOURCE_FAILED,
-			    "Resource '%s' is failed; its persistent state is now offline and it "
-			    "stays failed (no restart).",
-			    mr->name);
+			return ops_fail(err, CONTROL_ERROR_RESOURCE_FAILED,
+					"Resource '%s' failed to %s: %s.", mr->name,
+					online ? "come online" : "go offline",
+					strerror(mr->last_error < 0 ? -mr->last_error : EIO));
+		return ops_fail(
+			err, CONTROL_ERROR_RESOURCE_FAILED,
+			"Resource '%s' is failed; its persistent state is now offline and it "
+			"stays failed (no restart).",
+			mr->name);
 	case -ECANCELED:
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Resource '%s': the %s was terminated before it finished.", mr->name,
-			    online ? "online" : "offline");
+		return ops_fail(err, CONTROL_ERROR_FAILED,
+				"Resource '%s': the %s was terminated before it finished.",
+				mr->name, online ? "online" : "offline");
 	case -EBUSY:
-		return fail(err, CONTROL_ERROR_INVALID_STATE,
-			    "Resource '%s' has an operation in progress (%s); try again later.",
-			    mr->name, state_name(mr->state));
+		return ops_fail(err, CONTROL_ERROR_INVALID_STATE,
+				"Resource '%s' has an operation in progress (%s); try again later.",
+				mr->name, ops_state_name(mr->state));
 	default:
-		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
-			    strerror(-error));
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
+				strerror(-error));
 	}
 }
 
@@ -526,7 +582,7 @@ int agent_ops_resource_control(struct agent_ops *o, const char *name, uint32_t c
 	size_t i = 0;
 	int r;
 
-	r = ready_resource(o, name, &i, err);
+	r = ops_ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];
@@ -536,22 +592,22 @@ int agent_ops_resource_control(struct agent_ops *o, const char *name, uint32_t c
 		*ret_index = i;
 		return 1;
 	case -E2BIG:
-		return fail(err, CONTROL_ERROR_TOO_BIG,
-			    "Resource '%s': the input of a control code is at most %zu bytes.",
-			    mr->name, (size_t) CHAN_ARGS_MAX - sizeof(code));
+		return ops_fail(err, CONTROL_ERROR_TOO_BIG,
+				"Resource '%s': the input of a control code is at most %zu bytes.",
+				mr->name, (size_t) CHAN_ARGS_MAX - sizeof(code));
 	case -ENOTCONN:
-		return fail(err, CONTROL_ERROR_INVALID_STATE,
-			    "Resource '%s' is %s and has no open monitor to ask.", mr->name,
-			    state_name(mr->state));
+		return ops_fail(err, CONTROL_ERROR_INVALID_STATE,
+				"Resource '%s' is %s and has no open monitor to ask.", mr->name,
+				ops_state_name(mr->state));
 	case -EBUSY:
-		return fail(err, CONTROL_ERROR_BUSY,
-			    "Resource '%s' is answering another control code; try again.",
-			    mr->name);
+		return ops_fail(err, CONTROL_ERROR_BUSY,
+				"Resource '%s' is answering another control code; try again.",
+				mr->name);
 	case -ESHUTDOWN:
-		return fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
+		return ops_fail(err, CONTROL_ERROR_NOT_READY, "hagentd is stopping.");
 	default:
-		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
-			    strerror(-r));
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Resource '%s': %s.", mr->name,
+				strerror(-r));
 	}
 }
 
@@ -562,22 +618,24 @@ int agent_ops_control_reply(struct agent_ops *o, size_t i, uint32_t code, int re
 
 	switch (result) {
 	case -EOPNOTSUPP:
-		return fail(err, CONTROL_ERROR_NOT_SUPPORTED,
-			    "Resource '%s' does not handle control code 0x%x.", mr->name, code);
+		return ops_fail(err, CONTROL_ERROR_NOT_SUPPORTED,
+				"Resource '%s' does not handle control code 0x%x.", mr->name, code);
 	case -ETIMEDOUT:
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Resource '%s': no answer to control code 0x%x within DeadlockTimeout.",
-			    mr->name, code);
+		return ops_fail(
+			err, CONTROL_ERROR_FAILED,
+			"Resource '%s': no answer to control code 0x%x within DeadlockTimeout.",
+			mr->name, code);
 	case -ECONNRESET:
-		return fail(err, CONTROL_ERROR_FAILED,
-			    "Resource '%s': its monitor went away before it answered control code "
-			    "0x%x.",
-			    mr->name, code);
+		return ops_fail(
+			err, CONTROL_ERROR_FAILED,
+			"Resource '%s': its monitor went away before it answered control code "
+			"0x%x.",
+			mr->name, code);
 	default:
 		if (result >= 0)
 			return 0;
-		return fail(err, CONTROL_ERROR_FAILED, "Resource '%s': control code 0x%x: %s.",
-			    mr->name, code, strerror(-result));
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Resource '%s': control code 0x%x: %s.",
+				mr->name, code, strerror(-result));
 	}
 }
 
@@ -596,8 +654,59 @@ static int set_target(struct agent_ops *o, size_t i, enum config_target target, 
 		return 0;
 	r = config_store_resource_set_target(o->store, mr->name, target);
 	if (r < 0)
-		return store_fail(err, r, "Resource", mr->name);
+		return ops_store_fail(err, r, "Resource", mr->name);
 	mr->persistent_state = (int32_t) target;
+	return 0;
+}
+
+/*
+ * Resource i and its providers (or its dependents), transitively: their
+ * persistent state becomes target, in one store transaction for those it
+ * changes.  *ret: the closure, i first.
+ */
+static int closure_set_target(struct agent_ops *o, size_t i, bool providers,
+			      enum config_target target, size_t **ret, size_t *ret_n,
+			      sd_bus_error *err)
+{
+	_cleanup_free_ size_t *idx = NULL;
+	_cleanup_free_ const char **names = NULL;
+	size_t n = 0, n_names = 0;
+	int r;
+
+	r = agent_groups_closure(o->groups, i, providers, &idx, &n);
+	names = calloc(n ?: 1, sizeof(*names));
+	if (r < 0 || !names)
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+	for (size_t k = 0; k < n; k++)
+		if (o->model->resources[idx[k]].persistent_state != (int32_t) target)
+			names[n_names++] = o->model->resources[idx[k]].name;
+	if (n_names > 0) {
+		r = config_store_resources_set_target(o->store, names, n_names, target);
+		if (r < 0)
+			return ops_store_fail(err, r, "Resource", o->model->resources[i].name);
+	}
+	for (size_t k = 0; k < n; k++)
+		o->model->resources[idx[k]].persistent_state = (int32_t) target;
+	*ret = TAKE_PTR(idx);
+	*ret_n = n;
+	return 0;
+}
+
+/* Online of a resource whose providers are not all Online: they come first. */
+static int online_with_providers(struct agent_ops *o, size_t i, struct agent_ops_result *ret,
+				 sd_bus_error *err)
+{
+	const struct agent_resource *mr = &o->model->resources[i];
+	_cleanup_free_ size_t *idx = NULL;
+	size_t n = 0;
+	int r;
+
+	r = closure_set_target(o, i, true, CONFIG_TARGET_ONLINE, &idx, &n, err);
+	if (r < 0)
+		return r;
+	log_info("Resource %s: online requested; its providers first.", mr->name);
+	agent_groups_set_targets(o->groups, idx, n, true, NULL, 0);
+	*ret = (struct agent_ops_result){CONTROL_RESULT_IO_PENDING, mr->state, mr->state_seq, i};
 	return 0;
 }
 
@@ -609,21 +718,23 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 	size_t i = 0;
 	int r, error;
 
-	r = ready_resource(o, name, &i, err);
+	r = ops_ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];
 	if (res_state_is_pending(mr->state)) /* T26 */
-		return fail(err, CONTROL_ERROR_INVALID_STATE,
-			    "Resource '%s' is %s; wait for it to finish.", mr->name,
-			    state_name(mr->state));
+		return ops_fail(err, CONTROL_ERROR_INVALID_STATE,
+				"Resource '%s' is %s; wait for it to finish.", mr->name,
+				ops_state_name(mr->state));
+	if (!agent_groups_providers_online(o->groups, i))
+		return online_with_providers(o, i, ret, err);
 	r = set_target(o, i, CONFIG_TARGET_ONLINE, err);
 	if (r < 0)
 		return r;
 	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, true, &error, &win32);
 	if (r < 0)
-		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
-			    mr->name);
+		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
+				mr->name);
 	if (r > 0) {
 		ret->index = i;
 		return 1; /* agent_ops_deferred_reply() comes later */
@@ -634,32 +745,56 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t flags,
 			       struct agent_ops_result *ret, sd_bus_error *err)
 {
-	bool force = flags & CONTROL_FLAG_FORCE;
+	bool force = flags & CONTROL_FLAG_FORCE, up;
+	_cleanup_free_ size_t *idx = NULL;
 	struct agent_resource *mr;
 	uint32_t win32;
-	size_t i = 0;
+	size_t i = 0, n = 0;
 	int r, error;
 
-	r = ready_resource(o, name, &i, err);
+	r = ops_ready_resource(o, name, &i, err);
 	if (r < 0)
 		return r;
 	mr = &o->model->resources[i];
 	if (flags & ~CONTROL_FLAG_FORCE)
-		return fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
-			    "Resource '%s': unknown flags 0x%x for OfflineResource.", mr->name,
-			    flags & ~CONTROL_FLAG_FORCE);
+		return ops_fail(err, CONTROL_ERROR_INVALID_ARGUMENT,
+				"Resource '%s': unknown flags 0x%x for OfflineResource.", mr->name,
+				flags & ~CONTROL_FLAG_FORCE);
 	if (mr->state == HAGENT_RESOURCE_INITIALIZING ||
 	    (!force && res_state_is_pending(mr->state))) /* T26 */
-		return fail(err, CONTROL_ERROR_INVALID_STATE,
-			    "Resource '%s' is %s; wait for it to finish%s.", mr->name,
-			    state_name(mr->state),
-			    mr->state == HAGENT_RESOURCE_INITIALIZING ? ""
-								      : ", or force it offline");
+		return ops_fail(
+			err, CONTROL_ERROR_INVALID_STATE,
+			"Resource '%s' is %s; wait for it to finish%s.", mr->name,
+			ops_state_name(mr->state),
+			mr->state == HAGENT_RESOURCE_INITIALIZING ? "" : ", or force it offline");
 	if (!force && mr->locked)
-		return fail(err, CONTROL_ERROR_RESOURCE_LOCKED,
-			    "Resource '%s' is in locked mode; force it offline to terminate it "
-			    "anyway.",
-			    mr->name);
+		return ops_fail(err, CONTROL_ERROR_RESOURCE_LOCKED,
+				"Resource '%s' is in locked mode; force it offline to terminate it "
+				"anyway.",
+				mr->name);
+	up = agent_groups_dependents_up(o->groups, i);
+	r = closure_set_target(o, i, false, CONFIG_TARGET_OFFLINE, &idx, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t k = 1; !force && up && k < n; k++) {
+		const struct res_fsm *f = agent_resources_fsm(o->resources, idx[k]);
+
+		if (f && res_fsm_is_locked(f))
+			return ops_fail(
+				err, CONTROL_ERROR_RESOURCE_LOCKED,
+				"Resource '%s': its dependent '%s' is in locked mode; force "
+				"the offline to terminate it anyway.",
+				mr->name, o->model->resources[idx[k]].name);
+	}
+	if (!force && up) { /* dependents first: the group layer orders it */
+		log_info("Resource %s: offline requested; its dependents first.", mr->name);
+		agent_groups_set_targets(o->groups, idx, n, false, NULL, 0);
+		*ret = (struct agent_ops_result){CONTROL_RESULT_IO_PENDING, mr->state,
+						 mr->state_seq, i};
+		return 0;
+	}
+	if (n > 1) /* dependents that are down stay down */
+		agent_groups_set_targets(o->groups, idx + 1, n - 1, false, NULL, 0);
 	r = set_target(o, i, CONFIG_TARGET_OFFLINE, err);
 	if (r < 0)
 		return r;
@@ -667,8 +802,8 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 				    force ? RES_EV_REQ_TERMINATE : RES_EV_REQ_OFFLINE, !force,
 				    &error, &win32);
 	if (r < 0)
-		return fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
-			    mr->name);
+		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
+				mr->name);
 	if (r > 0) {
 		ret->index = i;
 		return 1;

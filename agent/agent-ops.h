@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "agent-group.h"
 #include "agent-model.h"
 #include "agent-resource.h"
 #include "config-store.h"
@@ -24,6 +25,7 @@ struct agent_ops {
 	struct shm_writer *writer;
 	struct agent_model *model;
 	struct agent_resources *resources;
+	struct agent_groups *groups;
 	const char *monitor_dir;
 	bool stopping; /* refuse everything with NotReady */
 };
@@ -40,8 +42,10 @@ int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFI
 			sd_bus_error *err);
 int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *err);
 
+/* depends_on: providers in the same group, added in the same transaction. */
 int agent_ops_resource_add(struct agent_ops *o, const char *name, const char *group,
 			   const char *type, const struct config_prop *props, size_t n_props,
+			   const char *const *depends_on, size_t n_deps,
 			   char ret_id[CONFIG_ID_LEN + 1], sd_bus_error *err);
 int agent_ops_resource_remove(struct agent_ops *o, const char *name, uint32_t flags,
 			      sd_bus_error *err);
@@ -70,3 +74,26 @@ int agent_ops_control_reply(struct agent_ops *o, size_t i, uint32_t code, int re
 /* The deferred reply of resource i's online (or offline) request, from the state machine's. */
 int agent_ops_deferred_reply(struct agent_ops *o, size_t i, bool online, int error,
 			     struct agent_ops_result *ret, sd_bus_error *err);
+
+/*
+ * Group online and offline (OnlineGroup, OfflineGroup): the persistent
+ * state of the group and of every member, then the first steps in
+ * dependency order (agent-group.h) before the reply, so that the group shows
+ * Pending when it is not in the target state already (then *ret's result is
+ * CONTROL_RESULT_SUCCESS).  Offline: flags CONTROL_FLAG_IGNORE_LOCKED; params
+ * a property list (common/proplist.h) for the members Online now.
+ */
+int agent_ops_group_online(struct agent_ops *o, const char *name, uint32_t flags,
+			   struct agent_ops_result *ret, sd_bus_error *err);
+int agent_ops_group_offline(struct agent_ops *o, const char *name, uint32_t flags,
+			    const void *params, size_t params_len, struct agent_ops_result *ret,
+			    sd_bus_error *err);
+/* SetGroupProperties: FailoverThreshold, FailoverPeriod; an empty value resets. */
+int agent_ops_group_set(struct agent_ops *o, const char *name, const struct config_prop *props,
+			size_t n_props, sd_bus_error *err);
+
+/* AddResourceDependency, RemoveResourceDependency. */
+int agent_ops_dep_add(struct agent_ops *o, const char *dependent, const char *provider,
+		      sd_bus_error *err);
+int agent_ops_dep_remove(struct agent_ops *o, const char *dependent, const char *provider,
+			 sd_bus_error *err);

@@ -105,10 +105,14 @@ static int group_put(struct shm_writer *w, const struct agent_model *m, const st
 	o.u.grp.state_change_ns = g->state_change_ns ?: realtime_ns();
 	for (size_t i = 0; i < g->n_members; i++)
 		members[i] = m->resources[g->members[i]].slot;
+	o.u.grp.failover_count = g->failover_count;
 	k = blob_make(w, members, g->n_members * sizeof(uint32_t), &o.u.grp.members);
+	if (k >= 0)
+		k = blob_make(w, g->props, g->props_len, &o.u.grp.properties);
 	if (k >= 0)
 		k = shm_writer_put(w, g->slot, &o);
 	shm_writer_blob_unref(w, &o.u.grp.members);
+	shm_writer_blob_unref(w, &o.u.grp.properties);
 	if (k < 0 || change == 0)
 		return k;
 	return agent_publish_event(w, change, g->slot, SHM_KIND_GROUP, g->state_seq, g->state,

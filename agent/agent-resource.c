@@ -27,7 +27,8 @@
 #define DRAIN_BATCH	    16
 #define EVENT_QUEUE_MAX	    8
 #define TIMER_ACCURACY_USEC 1000
-#define START_BATCH	    16 /* resources started per event loop iteration at start */
+#define START_BATCH	    16	    /* resources started per event loop iteration at start */
+#define SETTLE_ROUNDS_MAX   1000000 /* group reconciles in one transaction: a bug beyond */
 
 struct agent_resources;
 struct agent_res;
@@ -61,6 +62,10 @@ struct agent_res {
 	int spawn_error;     /* why the last monitor could not start, 0 if it did */
 	uint64_t control_id; /* the outstanding CONTROL command, 0: none */
 	sd_event_source *control_timer;
+	bool held[2];		 /* a restart (0) or the retry (1) waits for the group layer */
+	bool escalated;		 /* this step's failure escalated (RestartAction 2) */
+	uint8_t *offline_params; /* for the next OFFLINE command (a group offline's), or NULL */
+	uint32_t offline_params_len;
 
 	/* Events produced while executing actions, handled after them. */
 	struct res_event queue[EVENT_QUEUE_MAX];
@@ -94,6 +99,28 @@ struct agent_resources {
 	void *reply_userdata;
 	agent_control_fn control_fn; /* answers of control codes */
 	void *control_userdata;
+	struct agent_group_hooks hooks;
+
+	/* The segment transaction and what is due before its commit. */
+	unsigned txn_depth;
+	bool txn_open;		 /* shm_writer_begin() succeeded at depth 1 */
+	struct grp_due *grp_due; /* model->max_groups entries */
+	size_t *grp_queue, n_grp_queue;
+	struct deferred *replies; /* deferred replies, sent after the commit */
+	size_t n_replies, max_replies;
+};
+
+/* A group whose record is due in the current transaction. */
+struct grp_due {
+	bool queued;
+	bool force;	 /* publish the record even if its derived state did not change */
+	uint32_t change; /* AGENT_CHANGE_* event to publish with it, 0: none */
+};
+
+struct deferred {
+	size_t index;
+	int error;
+	uint32_t win32;
 };
 
 static uint64_t mono_ns(void)
@@ -130,6 +157,13 @@ static void queue_event(struct agent_res *r, const struct res_event *ev)
 		return;
 	}
 	r->queue[r->n_queue++] = *ev;
+}
+
+static void params_drop(struct agent_res *r)
+{
+	free(r->offline_params);
+	r->offline_params = NULL;
+	r->offline_params_len = 0;
 }
 
 /* ---- monitors ---- */
@@ -447,6 +481,10 @@ static void act_post(struct agent_res *r, const struct res_action *a)
 		if (k < 0)
 			log_error_errno(k, "Resource %s: the OPEN record exceeds %u bytes.",
 					res_name(r), CHAN_ARGS_MAX);
+	} else if (a->post.op == CHAN_OP_OFFLINE && r->offline_params) {
+		len = r->offline_params_len; /* checked against CHAN_ARGS_MAX when set */
+		memcpy(args, r->offline_params, len);
+		params_drop(r);
 	}
 	if (k >= 0)
 		k = chan_agent_post(r->chan, 0, a->post.cls, a->post.op, a->post.deadline_ns,
@@ -463,10 +501,20 @@ static void act_post(struct agent_res *r, const struct res_action *a)
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct res_timer_ctx *t = userdata;
+	struct agent_res *r = t->r;
+	struct agent_resources *rs = r->rs;
 
 	(void) s, (void) usec;
-	if (!t->r->rs->stopping)
-		res_run(t->r, &(struct res_event){.kind = RES_EV_TIMER, .timer = t->which});
+	if (rs->stopping)
+		return 0;
+	if ((t->which == RES_TIMER_RESTART || t->which == RES_TIMER_RETRY) &&
+	    rs->hooks.may_restart && !rs->hooks.may_restart(rs->hooks.userdata, r->index)) {
+		log_info("Resource %s: its %s waits for its providers or its group.", res_name(r),
+			 t->which == RES_TIMER_RESTART ? "restart" : "retry");
+		r->held[t->which == RES_TIMER_RETRY] = true;
+		return 0;
+	}
+	res_run(r, &(struct res_event){.kind = RES_EV_TIMER, .timer = t->which});
 	return 0;
 }
 
@@ -499,6 +547,8 @@ static void act_policy(struct agent_res *r, const struct res_action *a)
 {
 	log_notice("Resource %s: failure %u in the restart window: %s.", res_name(r),
 		   a->policy.count, restart_verdict_to_string(a->policy.verdict));
+	if (a->policy.verdict == RESTART_ESCALATE)
+		r->escalated = true; /* the group layer hears of it after the step */
 }
 
 static void act_execute(struct agent_res *r, const struct res_action *a)
@@ -599,11 +649,11 @@ static bool model_sync(struct agent_res *r, uint64_t now)
 }
 
 /*
- * Inside an open transaction: the record of group gi again if its derived
- * state changed (with a GROUP_STATE event) or if change is not 0 (with that
- * event).
+ * Inside the open transaction: the record of group gi again if its derived
+ * state changed (with a GROUP_STATE event), or if change is not 0 (with that
+ * event), or if force.
  */
-static int group_update(struct agent_resources *rs, size_t gi, uint32_t change)
+static int group_update(struct agent_resources *rs, size_t gi, uint32_t change, bool force)
 {
 	struct agent_model *model = rs->model;
 	struct agent_group *g = &model->groups[gi];
@@ -620,32 +670,120 @@ static int group_update(struct agent_resources *rs, size_t gi, uint32_t change)
 		if (k >= 0 && change)
 			k = agent_publish_event(rs->writer, change, g->slot, SHM_KIND_GROUP,
 						g->state_seq, g->state, g->id);
-	} else if (change)
+	} else if (change || force)
 		k = agent_publish_group(rs->writer, model, gi, change);
 	return k;
 }
 
-static int publish_txn(struct agent_res *r, uint32_t change)
+void agent_resources_group_changed(struct agent_resources *rs, size_t gi, uint32_t change,
+				   bool force)
+{
+	struct grp_due *d = &rs->grp_due[gi];
+
+	assert(rs->txn_depth > 0 && gi < rs->model->n_groups);
+	if (change)
+		d->change = change;
+	d->force = d->force || force;
+	if (d->queued)
+		return;
+	d->queued = true;
+	rs->grp_queue[rs->n_grp_queue++] = gi; /* at most once each: max_groups entries */
+}
+
+void agent_resources_begin(struct agent_resources *rs)
+{
+	int k;
+
+	if (rs->txn_depth++ > 0)
+		return;
+	k = shm_writer_begin(rs->writer, NULL);
+	rs->txn_open = k >= 0;
+	if (k < 0)
+		log_error_errno(k, "Failed to begin a segment transaction: %m");
+}
+
+/*
+ * Before the commit: every group marked in this transaction is reconciled by
+ * the group layer (which may act on members, marking groups again), and once
+ * it is settled its record is written.  So readers see the members' states,
+ * the group's derived state and whatever the group layer did about them in
+ * one commit: a group that moves from one member to the next never shows
+ * the state in between.
+ */
+static void groups_settle(struct agent_resources *rs)
+{
+	unsigned rounds = 0;
+
+	while (rs->n_grp_queue > 0) {
+		size_t gi = rs->grp_queue[--rs->n_grp_queue];
+		struct grp_due *d = &rs->grp_due[gi];
+		int k;
+
+		d->queued = false;
+		if (!rs->model->groups[gi].used) {
+			*d = (struct grp_due){};
+			continue;
+		}
+		if (rs->hooks.reconcile && !rs->stopping) {
+			if (++rounds == SETTLE_ROUNDS_MAX)
+				log_error("Group %s: the group layer does not settle; stopped "
+					  "acting.",
+					  rs->model->groups[gi].name);
+			if (rounds < SETTLE_ROUNDS_MAX) {
+				rs->hooks.reconcile(rs->hooks.userdata, gi);
+				if (d->queued)
+					continue; /* changed again: written once it has settled */
+			}
+		}
+		k = rs->txn_open ? group_update(rs, gi, d->change, d->force) : 0;
+		if (k < 0)
+			log_error_errno(k, "Group %s: failed to publish it: %m",
+					rs->model->groups[gi].name);
+		*d = (struct grp_due){};
+	}
+}
+
+void agent_resources_end(struct agent_resources *rs)
+{
+	size_t n;
+	int k;
+
+	assert(rs->txn_depth > 0);
+	if (rs->txn_depth == 1)
+		groups_settle(rs);
+	if (--rs->txn_depth > 0)
+		return;
+	if (rs->txn_open) {
+		/* Committed even after an error: the writer has no rollback. */
+		k = shm_writer_commit(rs->writer);
+		if (k < 0)
+			log_error_errno(k, "Failed to commit a segment transaction: %m");
+		rs->txn_open = false;
+	}
+	/* Replies after the segment shows what they answer; a reply handler may start more. */
+	n = rs->n_replies;
+	rs->n_replies = 0;
+	for (size_t j = 0; j < n && rs->reply_fn; j++)
+		rs->reply_fn(rs->reply_userdata, rs->replies[j].index, rs->replies[j].error,
+			     rs->replies[j].win32);
+}
+
+/* Inside the open transaction: resource r's record, its state events, its group due. */
+static int publish_resource(struct agent_res *r, uint32_t change)
 {
 	struct agent_resources *rs = r->rs;
 	struct agent_model *model = rs->model;
 	struct agent_resource *mr = model_res(r);
-	int k, r2;
+	int k = 0;
 
-	k = shm_writer_begin(rs->writer, NULL);
-	if (k < 0)
-		return k;
-	k = agent_publish_resource(rs->writer, model, r->index, change);
-	for (size_t i = 0; k >= 0 && i < r->n_published; i++)
+	if (rs->txn_open)
+		k = agent_publish_resource(rs->writer, model, r->index, change);
+	for (size_t i = 0; rs->txn_open && k >= 0 && i < r->n_published; i++)
 		k = agent_publish_event(rs->writer, AGENT_CHANGE_RESOURCE_STATE, mr->slot,
 					SHM_KIND_RESOURCE, r->published[i].seq,
 					r->published[i].state, mr->id);
-	if (k >= 0)
-		k = group_update(rs, mr->group, 0);
-	/* Committed even after an error: the writer has no rollback, and an open
-	 * transaction would block every later one. */
-	r2 = shm_writer_commit(rs->writer);
-	return k < 0 ? k : r2;
+	agent_resources_group_changed(rs, mr->group, 0, false);
+	return k;
 }
 
 static void res_timers_free(struct agent_res *r)
@@ -664,7 +802,7 @@ static void res_finish_removal(struct agent_res *r)
 {
 	struct agent_resources *rs = r->rs;
 	size_t gi = model_res(r)->group;
-	int k, r2;
+	int k;
 
 	log_info("Resource %s: removed.", res_name(r));
 	for (struct agent_monitor *m = rs->monitors; m; m = m->next)
@@ -678,20 +816,15 @@ static void res_finish_removal(struct agent_res *r)
 	r->mon = NULL;
 	channel_close(r);
 	res_timers_free(r);
-	k = shm_writer_begin(rs->writer, NULL);
-	if (k >= 0) {
-		k = agent_publish_resource_deleted(rs->writer, rs->model, r->index);
-		agent_model_resource_remove(rs->model, r->index);
-		if (k >= 0)
-			k = group_update(rs, gi, AGENT_CHANGE_GROUP_PROPERTY);
-		r2 = shm_writer_commit(rs->writer);
-		if (k >= 0)
-			k = r2;
-	} else
-		agent_model_resource_remove(rs->model, r->index);
+	params_drop(r);
+	agent_resources_begin(rs);
+	k = rs->txn_open ? agent_publish_resource_deleted(rs->writer, rs->model, r->index) : 0;
+	agent_model_resource_remove(rs->model, r->index);
+	agent_resources_group_changed(rs, gi, AGENT_CHANGE_GROUP_PROPERTY, false);
 	if (k < 0)
 		log_error_errno(k, "Failed to publish the removal of a resource: %m");
 	*r = (struct agent_res){};
+	agent_resources_end(rs);
 }
 
 struct res_reply {
@@ -700,7 +833,7 @@ struct res_reply {
 	uint32_t win32;
 };
 
-/* The answer to an earlier quiet request, if this step produced it. */
+/* The answer to an earlier quiet request, if this step produced it: sent after the commit. */
 static void deferred_reply(struct agent_res *r)
 {
 	struct agent_resources *rs = r->rs;
@@ -708,17 +841,32 @@ static void deferred_reply(struct agent_res *r)
 	if (!r->deferred)
 		return;
 	r->deferred = false;
-	if (rs->reply_fn)
-		rs->reply_fn(rs->reply_userdata, r->index, r->deferred_error, r->deferred_win32);
+	if (rs->n_replies == rs->max_replies) {
+		size_t n = rs->max_replies ? 2 * rs->max_replies : 16;
+		struct deferred *p = reallocarray(rs->replies, n, sizeof(*p));
+
+		if (!p) {
+			log_error("Resource %s: out of memory; its deferred reply is lost.",
+				  res_name(r));
+			return;
+		}
+		rs->replies = p;
+		rs->max_replies = n;
+	}
+	rs->replies[rs->n_replies++] =
+		(struct deferred){r->index, r->deferred_error, r->deferred_win32};
 }
 
 /* One event, the actions it causes and the events those cause; one transaction. */
 static void res_run_reply(struct agent_res *r, const struct res_event *ev, struct res_reply *reply,
 			  bool publish)
 {
+	struct agent_resources *rs = r->rs;
 	uint64_t now = mono_ns();
 	int k;
 
+	agent_resources_begin(rs);
+	r->escalated = false;
 	r->n_queue = 0;
 	r->n_published = 0;
 	r->dirty = r->removed = r->replied = r->deferred = false;
@@ -744,17 +892,23 @@ static void res_run_reply(struct agent_res *r, const struct res_event *ev, struc
 	if (r->removed) {
 		deferred_reply(r);
 		res_finish_removal(r);
+		agent_resources_end(rs);
 		return;
 	}
+	if (r->fsm.state != HAGENT_RESOURCE_ONLINE)
+		params_drop(r); /* they were for the offline of an Online resource */
 	if (model_sync(r, now) || publish)
 		r->dirty = true;
 	if (r->dirty) {
-		k = publish_txn(r, 0);
+		k = publish_resource(r, 0);
 		if (k < 0)
 			log_error_errno(k, "Resource %s: failed to publish its state: %m",
 					res_name(r));
 	}
-	deferred_reply(r); /* after the segment shows what it answers */
+	deferred_reply(r);
+	if (r->escalated && rs->hooks.escalate)
+		rs->hooks.escalate(rs->hooks.userdata, r->index);
+	agent_resources_end(rs);
 }
 
 static void res_run(struct agent_res *r, const struct res_event *ev)
@@ -778,6 +932,13 @@ static int res_setup(struct agent_resources *rs, size_t i)
 	if (k < 0)
 		return log_error_errno(k, "Resource %s: invalid property %s: %m",
 				       rs->model->resources[i].name, key ?: "?");
+	if (rs->model->resources[i].persistent_state == CONFIG_TARGET_ONLINE) {
+		struct res_actions out; /* none that matter: nothing runs yet */
+
+		(void) res_fsm_step(&r->fsm,
+				    &(struct res_event){.kind = RES_EV_SET_TARGET, .code = 1},
+				    mono_ns(), &out);
+	}
 	r->active = true;
 	return 0;
 }
@@ -796,7 +957,9 @@ int agent_resources_new(sd_event *e, struct shm_writer *w, struct agent_model *m
 	rs->model = m;
 	rs->monitor_dir = strdup(monitor_dir);
 	rs->res = calloc(m->max_resources ?: 1, sizeof(*rs->res));
-	if (!rs->monitor_dir || !rs->res)
+	rs->grp_due = calloc(m->max_groups ?: 1, sizeof(*rs->grp_due));
+	rs->grp_queue = calloc(m->max_groups ?: 1, sizeof(*rs->grp_queue));
+	if (!rs->monitor_dir || !rs->res || !rs->grp_due || !rs->grp_queue)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_resources; i++)
 		if (m->resources[i].used) {
@@ -817,9 +980,8 @@ static bool start_some(struct agent_resources *rs, size_t n)
 
 		if (!r->active)
 			continue;
+		/* Online follows from the persistent state, when the group layer's turn comes. */
 		res_run(r, &(struct res_event){.kind = RES_EV_START});
-		if (r->active && model_res(r)->persistent_state == CONFIG_TARGET_ONLINE)
-			res_run(r, &(struct res_event){.kind = RES_EV_REQ_ONLINE});
 		done++;
 	}
 	return rs->start_next >= rs->model->n_resources;
@@ -853,28 +1015,23 @@ void agent_resources_start(struct agent_resources *rs)
 int agent_resources_add(struct agent_resources *rs, size_t i)
 {
 	struct agent_res *r;
-	int k, r2;
+	int k;
 
 	assert(i < rs->model->n_resources && rs->model->resources[i].used && !rs->res[i].active);
 	k = res_setup(rs, i);
 	if (k < 0)
 		return k;
 	r = &rs->res[i];
-	k = shm_writer_begin(rs->writer, NULL);
-	if (k < 0) {
-		*r = (struct agent_res){};
-		return k;
-	}
-	k = agent_publish_resource(rs->writer, rs->model, i, AGENT_CHANGE_RESOURCE_ADDED);
-	if (k >= 0)
-		k = group_update(rs, model_res(r)->group, AGENT_CHANGE_GROUP_PROPERTY);
-	r2 = shm_writer_commit(rs->writer);
-	if (k >= 0)
-		k = r2;
+	agent_resources_begin(rs);
+	k = rs->txn_open
+		    ? agent_publish_resource(rs->writer, rs->model, i, AGENT_CHANGE_RESOURCE_ADDED)
+		    : 0;
+	agent_resources_group_changed(rs, model_res(r)->group, AGENT_CHANGE_GROUP_PROPERTY, false);
 	if (k < 0)
 		log_error_errno(k, "Resource %s: failed to publish it: %m", res_name(r));
 	if (rs->started && !rs->stopping)
 		res_run(r, &(struct res_event){.kind = RES_EV_START});
+	agent_resources_end(rs);
 	return 0;
 }
 
@@ -898,6 +1055,96 @@ int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event
 	return 0;
 }
 
+int agent_resources_system(struct agent_resources *rs, size_t i, enum res_event_kind kind)
+{
+	struct res_reply reply = {};
+	struct agent_res *r = &rs->res[i];
+
+	assert(i < rs->model->n_resources && r->active);
+	assert(kind == RES_EV_REQ_OFFLINE || kind == RES_EV_REQ_TERMINATE);
+	if (rs->stopping)
+		return -ESHUTDOWN;
+	res_run_reply(r, &(struct res_event){.kind = kind, .system = true}, &reply, false);
+	if (!reply.replied)
+		return -EIO;
+	return reply.error == -EINPROGRESS ? 0 : reply.error;
+}
+
+int agent_resources_set_target(struct agent_resources *rs, size_t i, bool online)
+{
+	struct agent_res *r = &rs->res[i];
+
+	assert(i < rs->model->n_resources && r->active);
+	if (rs->stopping)
+		return -ESHUTDOWN;
+	if (!online)
+		r->held[0] = r->held[1] = false; /* the state machine dropped them */
+	/* Published: the record shows the persistent state. */
+	res_run_reply(r, &(struct res_event){.kind = RES_EV_SET_TARGET, .code = online}, NULL,
+		      true);
+	return 0;
+}
+
+bool agent_resources_held(const struct agent_resources *rs, size_t i)
+{
+	const struct agent_res *r = &rs->res[i];
+
+	return r->active && (r->held[0] || r->held[1]);
+}
+
+int agent_resources_release(struct agent_resources *rs, size_t i)
+{
+	struct agent_res *r = &rs->res[i];
+
+	assert(i < rs->model->n_resources && r->active);
+	if (rs->stopping)
+		return -ESHUTDOWN;
+	for (unsigned h = 0; h < 2; h++) {
+		if (!r->held[h])
+			continue;
+		r->held[h] = false;
+		log_info("Resource %s: its held %s runs now.", res_name(r),
+			 h ? "retry" : "restart");
+		res_run(r, &(struct res_event){.kind = RES_EV_TIMER,
+					       .timer = h ? RES_TIMER_RETRY : RES_TIMER_RESTART});
+		if (!r->active)
+			break;
+	}
+	return 0;
+}
+
+int agent_resources_set_offline_params(struct agent_resources *rs, size_t i, const void *params,
+				       size_t len)
+{
+	struct agent_res *r = &rs->res[i];
+	uint8_t *p;
+
+	assert(i < rs->model->n_resources && r->active);
+	if (len > CHAN_ARGS_MAX)
+		return -E2BIG;
+	p = malloc(len ?: 1);
+	if (!p)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(p, params, len);
+	params_drop(r);
+	r->offline_params = p;
+	r->offline_params_len = (uint32_t) len;
+	return 0;
+}
+
+const struct res_fsm *agent_resources_fsm(const struct agent_resources *rs, size_t i)
+{
+	const struct agent_res *r = &rs->res[i];
+
+	return i < rs->model->n_resources && r->active ? &r->fsm : NULL;
+}
+
+void agent_resources_set_group_hooks(struct agent_resources *rs, const struct agent_group_hooks *h)
+{
+	rs->hooks = *h;
+}
+
 void agent_resources_set_reply_handler(struct agent_resources *rs, agent_reply_fn fn,
 				       void *userdata)
 {
@@ -914,11 +1161,22 @@ int agent_resources_props_changed(struct agent_resources *rs, size_t i, const ch
 	k = res_fsm_set_props(&r->fsm, &model_res(r)->common, ret_key);
 	if (k < 0)
 		return k;
-	k = publish_txn(r, AGENT_CHANGE_RESOURCE_PROPERTY);
-	if (k < 0)
-		log_error_errno(k, "Resource %s: failed to publish its properties: %m",
-				res_name(r));
+	agent_resources_republish(rs, i, AGENT_CHANGE_RESOURCE_PROPERTY);
 	return 0;
+}
+
+void agent_resources_republish(struct agent_resources *rs, size_t i, uint32_t change)
+{
+	struct agent_res *r = &rs->res[i];
+	int k;
+
+	assert(i < rs->model->n_resources && r->active);
+	agent_resources_begin(rs);
+	r->n_published = 0;
+	k = publish_resource(r, change);
+	agent_resources_end(rs);
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to publish it: %m", res_name(r));
 }
 
 static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -1042,7 +1300,11 @@ struct agent_resources *agent_resources_free(struct agent_resources *rs)
 			continue;
 		channel_close(&rs->res[i]);
 		res_timers_free(&rs->res[i]);
+		params_drop(&rs->res[i]);
 	}
+	free(rs->grp_due);
+	free(rs->grp_queue);
+	free(rs->replies);
 	rs->stop_timer = sd_event_source_disable_unref(rs->stop_timer);
 	rs->start_source = sd_event_source_disable_unref(rs->start_source);
 	free(rs->res);

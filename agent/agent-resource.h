@@ -62,6 +62,53 @@ int agent_resources_add(struct agent_resources *rs, size_t i);
 int agent_resources_request(struct agent_resources *rs, size_t i, enum res_event_kind kind,
 			    bool quiet, int *ret_error, uint32_t *ret_win32);
 
+/*
+ * Segment transactions: everything between begin and end is one commit.
+ * They nest; every state machine step runs in one.  Before the outermost
+ * commit the groups marked meanwhile are settled: the group layer's
+ * reconcile hook runs for each (it may request more, marking groups again),
+ * then each settled group's record is written (with a GROUP_STATE event if
+ * its derived state changed).  Deferred replies go out after the commit.
+ */
+void agent_resources_begin(struct agent_resources *rs);
+void agent_resources_end(struct agent_resources *rs);
+/* Inside a transaction: group gi is due (with event change, or rewritten anyway if force). */
+void agent_resources_group_changed(struct agent_resources *rs, size_t gi, uint32_t change,
+				   bool force);
+
+/* The group layer (agent-group.h); each hook may be NULL. */
+struct agent_group_hooks {
+	void *userdata;
+	/* A member of group gi changed, or gi was marked: act on it (inside the transaction). */
+	void (*reconcile)(void *userdata, size_t gi);
+	/* Resource i's failure escalated (RestartAction 2 beyond its threshold). */
+	void (*escalate)(void *userdata, size_t i);
+	/* A restart or the retry of resource i is due: false holds it (agent_resources_release). */
+	bool (*may_restart)(void *userdata, size_t i);
+};
+void agent_resources_set_group_hooks(struct agent_resources *rs, const struct agent_group_hooks *h);
+
+/* Resource i's state machine, for reading (NULL: no such resource). */
+const struct res_fsm *agent_resources_fsm(const struct agent_resources *rs, size_t i);
+/* The persistent state alone (RES_EV_SET_TARGET); the record is published. */
+int agent_resources_set_target(struct agent_resources *rs, size_t i, bool online);
+/*
+ * A system request (resource-fsm.h): REQ_OFFLINE or REQ_TERMINATE that keeps
+ * the persistent state.  0 if it started or was done; -EBUSY, -EIO (Failed)
+ * as the state machine answers; -ESHUTDOWN.
+ */
+int agent_resources_system(struct agent_resources *rs, size_t i, enum res_event_kind kind);
+/* True while a restart or the retry of resource i is held by may_restart. */
+bool agent_resources_held(const struct agent_resources *rs, size_t i);
+/* Runs the held restart or retry of resource i now. */
+int agent_resources_release(struct agent_resources *rs, size_t i);
+/*
+ * params (at most CHAN_ARGS_MAX bytes, else -E2BIG) go with resource i's
+ * next OFFLINE command; dropped when the resource leaves Online otherwise.
+ */
+int agent_resources_set_offline_params(struct agent_resources *rs, size_t i, const void *params,
+				       size_t len);
+
 /* Called with the deferred reply to the quiet request of resource i. */
 typedef void (*agent_reply_fn)(void *userdata, size_t i, int error, uint32_t win32);
 void agent_resources_set_reply_handler(struct agent_resources *rs, agent_reply_fn fn,
@@ -80,6 +127,9 @@ typedef void (*agent_control_fn)(void *userdata, size_t i, int code, const uint8
 				 size_t len);
 void agent_resources_set_control_handler(struct agent_resources *rs, agent_control_fn fn,
 					 void *userdata);
+
+/* Resource i's record again (its model entry changed), with event change (0: none). */
+void agent_resources_republish(struct agent_resources *rs, size_t i, uint32_t change);
 
 /* Resource i's common properties changed in the model: tell its state machine, publish. */
 int agent_resources_props_changed(struct agent_resources *rs, size_t i, const char **ret_key);

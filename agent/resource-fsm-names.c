@@ -58,6 +58,7 @@ const char *res_event_kind_to_string(enum res_event_kind k)
 		[RES_EV_TIMER] = "timer",
 		[RES_EV_MONITOR_DIED] = "monitor-died",
 		[RES_EV_MONITOR_HUNG] = "monitor-hung",
+		[RES_EV_SET_TARGET] = "set-target",
 	};
 
 	return NAME_OF(names, k);

@@ -552,6 +552,41 @@ static void req_delete(struct fsm_ctx *c)
 	reply(c, -EINPROGRESS);
 }
 
+/* RES_EV_SET_TARGET: the persistent state alone (the group layer requests the operation later). */
+static void set_target(struct fsm_ctx *c, bool online)
+{
+	struct res_fsm *f = c->f;
+
+	if (f->target_online == online) {
+		fsm_verdict(c, RES_V_IGNORED);
+		return;
+	}
+	f->target_online = online;
+	if (online)
+		return;
+	f->online_after_open = false;
+	fsm_disarm(c, RES_TIMER_RESTART);
+	fsm_disarm(c, RES_TIMER_RETRY);
+	restart_policy_recovered(&f->restart);
+}
+
+/* A system request (the group layer's): the persistent state stays as it is. */
+static void req_system(struct fsm_ctx *c, enum res_event_kind kind)
+{
+	struct res_fsm *f = c->f;
+	bool target = f->target_online;
+
+	if (f->state == HAGENT_RESOURCE_FAILED) { /* down already; its restart stays */
+		reply(c, -EIO);
+		return;
+	}
+	if (kind == RES_EV_REQ_OFFLINE)
+		req_offline(c);
+	else
+		req_terminate(c);
+	f->target_online = target;
+}
+
 /* ---- entry points ---- */
 
 static void on_start(struct fsm_ctx *c)
@@ -616,12 +651,19 @@ static void dispatch(struct fsm_ctx *c, const struct res_event *ev)
 		c->quiet_request = false;
 		break;
 	case RES_EV_REQ_OFFLINE:
+		if (ev->system) {
+			req_system(c, ev->kind);
+			break;
+		}
 		c->quiet_request = ev->quiet;
 		req_offline(c);
 		c->quiet_request = false;
 		break;
 	case RES_EV_REQ_TERMINATE:
-		req_terminate(c);
+		if (ev->system)
+			req_system(c, ev->kind);
+		else
+			req_terminate(c);
 		break;
 	case RES_EV_REQ_DELETE:
 		req_delete(c);
@@ -643,6 +685,12 @@ static void dispatch(struct fsm_ctx *c, const struct res_event *ev)
 	case RES_EV_MONITOR_DIED:
 	case RES_EV_MONITOR_HUNG:
 		on_monitor_gone(c, ev);
+		break;
+	case RES_EV_SET_TARGET:
+		if (c->f->deleting)
+			fsm_verdict(c, RES_V_IGNORED);
+		else
+			set_target(c, ev->code != 0);
 		break;
 	default:
 		assert(false);

@@ -56,6 +56,16 @@
  * first PROGRESS (the entry point returned pending, or reported), or
  * RES_QUIET_MS without an answer, reveals the pending state (T5, T13) and
  * the deferred reply is -EINPROGRESS.  res_fsm_visible() is what to publish.
+ *
+ * The group layer (agent-group.h).  RES_EV_SET_TARGET changes the
+ * persistent state alone, no reply: a group online or offline sets it for
+ * every member at once and requests each when its turn comes in dependency
+ * order.  Offline also cancels a restart or retry that is due and an online
+ * queued behind OPEN.  System requests (ev.system on REQ_OFFLINE and
+ * REQ_TERMINATE) take a resource down because a provider is no longer
+ * online, or for a group restart: the persistent state stays online, so the
+ * resource comes back when its providers do; on a Failed resource they
+ * change nothing and answer -EIO.
  */
 
 #include <stdbool.h>
@@ -105,6 +115,7 @@ enum res_event_kind {
 	RES_EV_TIMER,	 /* a timer armed by RES_ACT_SET_TIMER is due (timer) */
 	RES_EV_MONITOR_DIED, /* the monitor process exited (monitor_gen) */
 	RES_EV_MONITOR_HUNG, /* the monitor stopped answering past DeadlockTimeout (monitor_gen) */
+	RES_EV_SET_TARGET,   /* the group layer: persistent state online (code 1) or offline (0) */
 	_RES_EV_MAX,
 };
 
@@ -121,6 +132,7 @@ struct res_event {
 	enum res_timer timer;
 	uint32_t monitor_gen; /* from RES_ACT_START_MONITOR */
 	bool quiet;	      /* requests: the requester waits for the outcome (see "Quiet") */
+	bool system; /* REQ_OFFLINE, REQ_TERMINATE from the group layer: see "System requests" */
 };
 
 enum res_action_kind {

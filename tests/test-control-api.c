@@ -153,6 +153,8 @@ static void burst_child(int out_fd)
 		if (sd_bus_message_append(m, "sss", name, "g", "test") < 0)
 			break;
 		scn_append_props(m, NULL, 0);
+		if (sd_bus_message_append(m, "as", 0) < 0)
+			break;
 		if (sd_bus_call(scn.bus, m, 5 * 1000 * 1000, NULL, NULL) < 0) {
 			sd_bus_message_unref(m);
 			break;

@@ -958,6 +958,78 @@ START_TEST(test_locked)
 }
 END_TEST
 
+/* The group layer's RES_EV_SET_TARGET: the persistent state alone, no reply, no operation. */
+START_TEST(test_set_target)
+{
+	struct harness h;
+
+	h_init(&h);
+	setup_offline(&h);
+	h_step(&h, (struct res_event){.kind = RES_EV_SET_TARGET, .code = 1});
+	ck_assert(h.f.target_online);
+	ck_assert_int_eq(h.f.state, S_OFF);
+	ck_actions(&h, "");
+	h_step(&h, (struct res_event){.kind = RES_EV_SET_TARGET, .code = 1});
+	ck_assert_int_eq(h.out.verdict, RES_V_IGNORED);
+
+	/* Offline cancels a restart that is due: a group offline of a failing member. */
+	fail_online(&h);
+	ck_assert_uint_ne(h.f.timer_at[RES_TIMER_RESTART], 0);
+	h_step(&h, (struct res_event){.kind = RES_EV_SET_TARGET, .code = 0});
+	ck_assert(!h.f.target_online);
+	ck_actions(&h, "cancel(restart)");
+	ck_assert_int_eq(h.f.state, S_FAIL);
+
+	/* ... and an online queued behind OPEN. */
+	h_init(&h);
+	setup_opening(&h);
+	h_request(&h, RES_EV_REQ_ONLINE);
+	ck_assert(h.f.online_after_open);
+	h_step(&h, (struct res_event){.kind = RES_EV_SET_TARGET, .code = 0});
+	ck_assert(!h.f.online_after_open);
+	h_done(&h, TR, S_OFF, 0);
+	ck_assert_int_eq(h.f.state, S_OFF);
+	ck_actions(&h, "publish(initializing->offline,+1) cancel(pending)"); /* no online posted */
+}
+END_TEST
+
+/* System requests (a provider went away, a group restart) keep the persistent state online. */
+START_TEST(test_system_requests)
+{
+	struct res_event ev = ev_of(RES_EV_REQ_OFFLINE);
+	struct harness h;
+
+	h_init(&h);
+	setup_online(&h);
+	ck_assert(h.f.target_online);
+	ev.system = true;
+	h_step(&h, ev);
+	ck_assert_int_eq(h.f.state, S_FP);
+	ck_assert(h.f.target_online);
+	h_done(&h, TR, S_OFF, 0);
+	ck_assert_int_eq(h.f.state, S_OFF);
+	ck_assert(h.f.target_online);
+
+	/* A terminate of a pending online: Offline (administrative), target kept. */
+	setup_op(&h);
+	ev = ev_of(RES_EV_REQ_TERMINATE);
+	ev.system = true;
+	h_step(&h, ev);
+	ck_assert_int_eq(h.f.state, S_OFF);
+	ck_assert(h.f.target_online);
+
+	/* On a Failed resource: nothing changes, its restart stays, the answer is -EIO. */
+	h_init(&h);
+	setup_offline(&h);
+	fail_online(&h);
+	h_step(&h, ev);
+	ck_assert_int_eq(h.f.state, S_FAIL);
+	ck_assert(h.f.target_online);
+	ck_assert_uint_ne(h.f.timer_at[RES_TIMER_RESTART], 0);
+	ck_actions(&h, "reply(-5,5038)");
+}
+END_TEST
+
 START_TEST(test_api_errors)
 {
 	struct harness h;
@@ -1138,6 +1210,9 @@ static struct res_event pick_event(struct walk *w)
 		struct res_event ev = ev_of(requests[rnd(w, ELEMENTSOF(requests))]);
 
 		ev.quiet = rnd(w, 2);
+		/* The group layer's: the persistent state stays (never quiet). */
+		if (ev.kind != RES_EV_REQ_ONLINE && !ev.quiet)
+			ev.system = rnd(w, 2);
 		return ev;
 	}
 	if (k < 122)
@@ -1156,6 +1231,8 @@ static struct res_event pick_event(struct walk *w)
 					  .monitor_gen = w->gen - rnd(w, 2)};
 	if (k < 597)
 		return ev_of(RES_EV_START);
+	if (k < 603)
+		return (struct res_event){.kind = RES_EV_SET_TARGET, .code = (int32_t) rnd(w, 2)};
 	return pick_timer(w);
 }
 
@@ -1584,6 +1661,8 @@ static Suite *resource_fsm_suite(void)
 	tcase_add_test(tc, test_policy_escalate_and_retry);
 	tcase_add_test(tc, test_policy_counts_restarts);
 	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_set_target);
+	tcase_add_test(tc, test_system_requests);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("quiet");

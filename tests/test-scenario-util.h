@@ -228,6 +228,17 @@ static inline void scn_seed_group(const char *group, bool online)
 		ck_assert_int_eq(config_store_group_set_target(st, group, CONFIG_TARGET_ONLINE), 0);
 }
 
+/* Group properties (FailoverThreshold, FailoverPeriod) of an existing group, before the start. */
+static inline void scn_seed_group_props(const char *group, const struct config_prop *props,
+					size_t n_props)
+{
+	_cleanup_(config_store_freep) struct config_store *st = scn_store_open();
+	const char *key = NULL;
+	int r = config_store_group_set_props(st, group, props, n_props, &key);
+
+	ck_assert_msg(r == 0, "group %s: property %s: %d", group, key ?: "-", r);
+}
+
 /*
  * A resource of type (NULL: "test") in group, both created if missing, with
  * props; online: persistent state online, so hagentd brings it online at start.
@@ -474,16 +485,50 @@ static inline int scn_remove_group(const char *name, struct scn_reply *ret)
 	return scn_method_send(m, ret, NULL);
 }
 
-/* type NULL: "test". */
-static inline int scn_add_resource(const char *name, const char *group, const char *type,
-				   const struct config_prop *props, size_t n_props,
-				   struct scn_reply *ret)
+/* type NULL: "test"; deps: provider names (n_deps of them). */
+static inline int scn_add_resource_deps(const char *name, const char *group, const char *type,
+					const struct config_prop *props, size_t n_props,
+					const char *const *deps, size_t n_deps,
+					struct scn_reply *ret)
 {
 	sd_bus_message *m = scn_method_new("AddResource");
 
 	ck_assert_int_ge(sd_bus_message_append(m, "sss", name, group, type ?: "test"), 0);
 	scn_append_props(m, props, n_props);
+	ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "s"), 0);
+	for (size_t i = 0; i < n_deps; i++)
+		ck_assert_int_ge(sd_bus_message_append(m, "s", deps[i]), 0);
+	ck_assert_int_ge(sd_bus_message_close_container(m), 0);
 	return scn_send_id(m, ret);
+}
+
+static inline int scn_add_resource(const char *name, const char *group, const char *type,
+				   const struct config_prop *props, size_t n_props,
+				   struct scn_reply *ret)
+{
+	return scn_add_resource_deps(name, group, type, props, n_props, NULL, 0, ret);
+}
+
+/* AddResourceDependency (add) or RemoveResourceDependency. */
+static inline int scn_dependency(const char *dependent, const char *provider, bool add,
+				 struct scn_reply *ret)
+{
+	sd_bus_message *m =
+		scn_method_new(add ? "AddResourceDependency" : "RemoveResourceDependency");
+
+	ck_assert_int_ge(sd_bus_message_append(m, "ss", dependent, provider), 0);
+	return scn_method_send(m, ret, NULL);
+}
+
+/* SetGroupProperties; a NULL value is sent as "" (reset to the default). */
+static inline int scn_set_group_props(const char *name, const struct config_prop *props,
+				      size_t n_props, struct scn_reply *ret)
+{
+	sd_bus_message *m = scn_method_new("SetGroupProperties");
+
+	ck_assert_int_ge(sd_bus_message_append(m, "s", name), 0);
+	scn_append_props(m, props, n_props);
+	return scn_method_send(m, ret, NULL);
 }
 
 static inline int scn_remove_resource(const char *name, uint32_t flags, struct scn_reply *ret)
@@ -519,6 +564,26 @@ static inline int scn_offline(const char *name, uint32_t flags, struct scn_reply
 	sd_bus_message *m = scn_method_new("OfflineResource");
 
 	ck_assert_int_ge(sd_bus_message_append(m, "su", name, flags), 0);
+	return scn_send_state(m, ret);
+}
+
+/* OnlineGroup with flags (0 is the only valid value). */
+static inline int scn_online_group(const char *name, uint32_t flags, struct scn_reply *ret)
+{
+	sd_bus_message *m = scn_method_new("OnlineGroup");
+
+	ck_assert_int_ge(sd_bus_message_append(m, "su", name, flags), 0);
+	return scn_send_state(m, ret);
+}
+
+/* OfflineGroup: flags (CONTROL_FLAG_IGNORE_LOCKED), params (len bytes; NULL: none). */
+static inline int scn_offline_group(const char *name, uint32_t flags, const void *params,
+				    size_t len, struct scn_reply *ret)
+{
+	sd_bus_message *m = scn_method_new("OfflineGroup");
+
+	ck_assert_int_ge(sd_bus_message_append(m, "su", name, flags), 0);
+	ck_assert_int_ge(sd_bus_message_append_array(m, 'y', params ?: "", len), 0);
 	return scn_send_state(m, ret);
 }
 
