@@ -225,6 +225,7 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 		return ops_store_fail(err, r, "Group", grp->name);
 	snprintf(gname, sizeof(gname), "%s", grp->name);
 	publish_group(o, g, AGENT_CHANGE_GROUP_DELETED);
+	agent_groups_removed(o->groups, g); /* its failover counters go with it */
 	agent_model_group_remove(o->model, g);
 	log_info("Group %s: removed.", gname);
 	return 0;
