@@ -445,12 +445,14 @@ static void fire(struct tres *t, enum timer timer)
 		uint64_t one = 1;
 
 		r = hamon_failure_fd(t->r);
-		if (r >= 0)
-			r = write(r, &one, sizeof(one)) < 0 ? negative_errno() : 0;
-		if (r < 0)
+		if (r < 0) {
 			record(t, "fail %d", r);
-		else
-			record(t, "fail");
+			break;
+		}
+		/* Recorded before the signal: the is_alive it sets off comes later in the file. */
+		record(t, "fail");
+		if (write(r, &one, sizeof(one)) < 0)
+			record(t, "fail %d", negative_errno());
 		break;
 	}
 	case TIMER_GARBAGE: {
