@@ -49,7 +49,7 @@ static void sample_add(struct control_run *cr, unsigned m, uint64_t ns)
 		cr->v[m][cr->n[m]++] = (double) ns / 1000.0;
 }
 
-static void bus_closep(sd_bus **b)
+void bench_bus_closep(sd_bus **b)
 {
 	if (*b)
 		sd_bus_flush_close_unref(*b);
@@ -100,7 +100,7 @@ struct floor_ctx {
 
 static void floor_done(struct floor_ctx *f)
 {
-	bus_closep(&f->bus);
+	bench_bus_closep(&f->bus);
 	f->bus = NULL;
 	if (f->server > 0) {
 		(void) kill(f->server, SIGKILL);
@@ -173,7 +173,7 @@ static int floor_sample(struct floor_ctx *f, struct control_run *cr)
 
 /* ---- the agent ---- */
 
-static int bus_connect(const char *rundir, sd_bus **ret)
+int bench_bus_connect(const char *rundir, sd_bus **ret)
 {
 	char addr[BENCH_PATH_MAX + 64];
 	sd_bus *bus = NULL;
@@ -264,8 +264,7 @@ static int online_sample(sd_bus *bus, hagent_shm *s, uint32_t slot, struct contr
 	return seg_wait_state(s, slot, HAGENT_RESOURCE_OFFLINE, CONTROL_WAIT_NS, NULL);
 }
 
-/* Waits for control.sock; false if hagentd has none (no control API yet). */
-static bool wait_socket(const struct agent *a)
+bool bench_wait_socket(const struct agent *a)
 {
 	uint64_t deadline = now() + SOCK_WAIT_NS;
 	char path[BENCH_PATH_MAX + 32];
@@ -282,7 +281,7 @@ static bool wait_socket(const struct agent *a)
 static int control_run_once(const struct bench_env *env, const char *statedir,
 			    struct control_run *cr, bool *ret_missing)
 {
-	_cleanup_(bus_closep) sd_bus *bus = NULL;
+	_cleanup_(bench_bus_closep) sd_bus *bus = NULL;
 	struct floor_ctx f = {.sync_fd = -EBADF};
 	struct agent a;
 	uint32_t slot = 0;
@@ -291,7 +290,7 @@ static int control_run_once(const struct bench_env *env, const char *statedir,
 	r = agent_start(env, statedir, 0, env->max_groups, &a);
 	if (r >= 0)
 		r = agent_attach(&a, CONTROL_WAIT_NS);
-	if (r >= 0 && !wait_socket(&a)) {
+	if (r >= 0 && !bench_wait_socket(&a)) {
 		*ret_missing = true;
 		agent_stop(&a);
 		return bench_interrupted ? -EINTR : 0;
@@ -301,7 +300,7 @@ static int control_run_once(const struct bench_env *env, const char *statedir,
 	if (r >= 0)
 		r = seg_wait_state(a.shm, slot, HAGENT_RESOURCE_OFFLINE, CONTROL_WAIT_NS, NULL);
 	if (r >= 0)
-		r = bus_connect(a.rundir, &bus);
+		r = bench_bus_connect(a.rundir, &bus);
 	if (r >= 0)
 		r = floor_init(&f, statedir);
 	for (unsigned i = 0; r >= 0 && i < env->fault_samples; i++) {

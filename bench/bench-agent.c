@@ -5,7 +5,9 @@
  * hagentd with the built monitor programs in a private temporary directory
  * and measures failure detection and recovery (bench-agent-fault.c), the
  * start of many resources, monitorctl, memory and the limits of scale
- * (bench-agent-scale.c), and the control API's Online (bench-agent-control.c).
+ * (bench-agent-scale.c), the control API's Online (bench-agent-control.c), and
+ * a group's online and offline beside single-resource requests
+ * (bench-agent-group.c).
  *
  * No strays: the benchmark is a child subreaper, so every process it starts
  * (hagentd, its monitors, each in a session of its own, and their commands)
@@ -275,6 +277,7 @@ int main(int argc, char *argv[])
 		{"failure detection and recovery", bench_fault},
 		{"start, monitorctl, memory, scale", bench_scale},
 		{"control API", bench_control},
+		{"groups", bench_group},
 	};
 	_cleanup_free_ struct report *rep = calloc(1, sizeof(*rep));
 	struct bench_env env;

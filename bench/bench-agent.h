@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "bench-util.h"
 #include "hagent/shm.h"
@@ -116,6 +117,15 @@ int run_quiet(char *const argv[], uint64_t *ret_ns);
 int bench_fault(const struct bench_env *env, struct report *rep);
 int bench_scale(const struct bench_env *env, struct report *rep);
 int bench_control(const struct bench_env *env, struct report *rep);
+int bench_group(const struct bench_env *env, struct report *rep);
+
+/* ---- the control API (bench-agent-control.c), shared by the parts that call it ---- */
+
+/* A peer-to-peer sd-bus connection to <rundir>/control.sock. */
+int bench_bus_connect(const char *rundir, sd_bus **ret);
+void bench_bus_closep(sd_bus **b);
+/* Waits for control.sock; false if hagentd has none (no control API yet). */
+bool bench_wait_socket(const struct agent *a);
 
 /* ---- helpers shared by the parts (bench-agent-seg.c) ---- */
 

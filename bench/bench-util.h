@@ -19,8 +19,8 @@
 #include "time-util.h"
 
 #define MAX_RUNS     99u
-#define REPORT_ROWS  40u
-#define REPORT_NOTES 24u
+#define REPORT_ROWS  48u
+#define REPORT_NOTES 32u
 
 static inline void cpu_relax(void)
 {
