@@ -404,8 +404,10 @@ struct agent_model *agent_model_free(struct agent_model *m)
 		free(m->resources[i].props);
 		free(m->resources[i].deps);
 	}
-	for (size_t i = 0; i < m->n_groups; i++)
+	for (size_t i = 0; i < m->n_groups; i++) {
 		free(m->groups[i].members);
+		free(m->groups[i].props);
+	}
 	free(m->resources);
 	free(m->free_resources);
 	free(m->groups);
