@@ -263,23 +263,35 @@ int config_store_load(struct config_store *s, struct config_snapshot **ret)
 	return 0;
 }
 
-static int load_resource(struct config_store *s, const char *name, struct config_resource *ret)
+/*
+ * Runs statement id for name and leaves it on its one row in *ret_st (reset
+ * when the caller's cleanup runs); -ENOENT if there is none.
+ */
+static int load_one(struct config_store *s, enum config_stmt id, const char *name,
+		    sqlite3_stmt **ret_st)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int r = 0, rc;
 
-	st = config_stmt(s, STMT_LOAD_RESOURCE, &r);
+	st = config_stmt(s, id, &r);
 	if (!st)
 		return r;
+	*ret_st = st;
 	r = config_bind_text(st, 1, name);
 	if (r < 0)
 		return r;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return config_errno(rc);
-	return resource_row(s, st, ret);
+	return rc == SQLITE_ROW ? 0 : config_errno(rc);
+}
+
+static int load_resource(struct config_store *s, const char *name, struct config_resource *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = load_one(s, STMT_LOAD_RESOURCE, name, &st);
+
+	return r < 0 ? r : resource_row(s, st, ret);
 }
 
 int config_store_resource_get(struct config_store *s, const char *name, struct config_resource *ret)
@@ -322,20 +334,9 @@ void config_resource_done(struct config_resource *res)
 static int load_group(struct config_store *s, const char *name, struct config_group *ret)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = 0, rc;
+	int r = load_one(s, STMT_LOAD_GROUP, name, &st);
 
-	st = config_stmt(s, STMT_LOAD_GROUP, &r);
-	if (!st)
-		return r;
-	r = config_bind_text(st, 1, name);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return config_errno(rc);
-	return group_row(s, st, ret);
+	return r < 0 ? r : group_row(s, st, ret);
 }
 
 int config_store_group_get(struct config_store *s, const char *name, struct config_group *ret)

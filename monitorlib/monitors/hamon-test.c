@@ -96,7 +96,8 @@
  *                           \xHH.  <what>: open, online, terminate,
  *                           looks_alive, is_alive, close (on entry),
  *                           "offline <params in hex, or ->" (on entry),
- *                           "status <state> <checkpoint> <continue|
+ *                           "report <state> <checkpoint>" (just before
+ *                           each report), "status <state> <checkpoint> <continue|
  *                           terminate|-errno>" (each report and what
  *                           libhamon answered), "locked 1|0", "fail",
  *                           "garbage <kind> <count|-errno>", "hang <point>",
@@ -126,7 +127,8 @@
 #include "macro.h"
 #include "time-util.h"
 
-/* The longest line: timestamp, the escaped name (struct tres), "offline ", every params byte in hex. */
+/* The longest line: timestamp, the escaped name (struct tres), "offline ", every params byte in
+ * hex. */
 #define RECORD_LINE_MAX	 (2 * CHAN_ARGS_MAX + 4 * 256 + 64)
 #define CANCEL_POLL_NS	 (100 * NSEC_PER_MSEC) /* re-check hamon_terminate_requested() */
 #define DECREASING_START 1000000u
@@ -320,8 +322,11 @@ static const char *state_to_string(enum hamon_state s)
 
 static int report(struct tres *t, enum hamon_state state, uint32_t checkpoint)
 {
-	int r = hamon_set_resource_status(t->r, state, checkpoint, t->s.progress_wait_hint_ms);
+	int r;
 
+	/* Before the report: what the agent does about it comes later in the file. */
+	record(t, "report %s %u", state_to_string(state), checkpoint);
+	r = hamon_set_resource_status(t->r, state, checkpoint, t->s.progress_wait_hint_ms);
 	if (r == HAMON_CONTINUE)
 		record(t, "status %s %u continue", state_to_string(state), checkpoint);
 	else if (r == HAMON_TERMINATE)
