@@ -876,3 +876,65 @@ static inline bool scn_log_contains(const char *s)
 {
 	return strstr(log_read("agent.log"), s) != NULL;
 }
+
+/* ---- groups (issue 4) ---- */
+
+/*
+ * Whether group name's properties blob in the segment ("key=value\0"...)
+ * holds the entry kv ("FailoverThreshold=1") exactly.
+ */
+static inline bool scn_group_prop_is(const char *name, const char *kv)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct hagent_group g = scn_group(name);
+		int r;
+
+		if (g.properties.blob_id == 0)
+			return false;
+		r = hagent_shm_read_blob(scn.shm, &g.properties, buf, sizeof(buf) - 1, &len);
+		if (r == -ESTALE)
+			continue; /* the group changed between the two reads */
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_lt(len, sizeof(buf));
+		buf[len] = '\0';
+		for (size_t off = 0; off < len; off += strlen(buf + off) + 1)
+			if (strcmp(buf + off, kv) == 0)
+				return true;
+		return false;
+	}
+	ck_abort_msg("group %s: its properties kept changing", name);
+	return false;
+}
+
+/* The record lines' times of res matching pattern at or after from_ns, up to max; how many. */
+static inline size_t scn_record_times(const char *res, const char *pattern, uint64_t from_ns,
+				      uint64_t *out, size_t max)
+{
+	struct scn_record rec[64];
+	size_t n = scn_record_find(res, pattern, from_ns, rec, ELEMENTSOF(rec));
+
+	for (size_t i = 0; i < n && i < max && i < ELEMENTSOF(rec); i++)
+		out[i] = rec[i].ns;
+	return n;
+}
+
+/*
+ * The log position of the nth (from 0) RESOURCE_STATE event of resource name
+ * into state, at or after position from; UINT64_MAX if there is none.  The
+ * event log orders what the agent did; hamon-test's "status" lines do not
+ * (they are written after the report returns, racing the agent's reaction).
+ */
+static inline uint64_t scn_state_event_pos(const char *name, int32_t state, size_t nth,
+					   uint64_t from)
+{
+	struct hagent_event ev[256];
+	size_t n = scn_state_events(name, from, ev, ELEMENTSOF(ev));
+
+	for (size_t i = 0; i < n && i < ELEMENTSOF(ev); i++)
+		if (ev[i].state == state && nth-- == 0)
+			return ev[i].position;
+	return UINT64_MAX;
+}
