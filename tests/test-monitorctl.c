@@ -982,7 +982,11 @@ START_TEST(test_mutation_usage)
 		 "monitorctl: option '--force' does not apply to 'group add'\n"},
 		{{"resource", "add", "--group", "g", "--type", "test"},
 		 "monitorctl: usage: monitorctl resource add NAME --group GROUP --type TYPE "
-		 "[--set KEY=VALUE]...\n"},
+		 "[--set KEY=VALUE]... [--depends-on RESOURCE]...\n"},
+		{{"resource", "add", "db", "--group", "g", "--type", "t", "--depends-on"},
+		 "monitorctl: option '--depends-on' needs an argument\n"},
+		{{"resource", "online", "db", "--depends-on", "x"},
+		 "monitorctl: option '--depends-on' does not apply to 'resource online'\n"},
 		{{"resource", "offline", "db", "--ignore-locked"},
 		 "monitorctl: option '--ignore-locked' does not apply to 'resource offline'\n"},
 		{{"resource", "add-dependency", "db"},
@@ -1134,6 +1138,7 @@ static const char *const mutations[][12] = {
 	{"resource", "online", "web-ip", "--wait", "--timeout", "0.5"},
 	{"resource", "offline", "web-ip"},
 	{"resource", "offline", "web-ip", "--wait", "--force"},
+	{"resource", "add", "db", "--group", "web", "--type", "test", "--depends-on", "web-ip"},
 	{"resource", "add-dependency", "web-server", "web-ip"},
 	{"resource", "remove-dependency", "web-server", "web-ip"},
 	{"group", "online", "web"},
@@ -1234,11 +1239,16 @@ START_TEST(test_control_calls)
 	    "Empty=", "--type", "test", "--set", "Note=a=b");
 	assert_ok(&r);
 	assert_out(&r, MOCK_ID "\n");
-	assert_call("AddResource db web test A=1 Empty= Note=a=b");
+	assert_call("AddResource db web test A=1 Empty= Note=a=b []");
 	RUN(&r, "--json", "resource", "add", "db", "--group", "web", "--type", "test");
 	assert_ok(&r);
 	assert_out(&r, "{\"name\":\"db\",\"id\":\"" MOCK_ID "\"}\n");
-	assert_call("AddResource db web test");
+	assert_call("AddResource db web test []");
+	RUN(&r, "resource", "add", "db", "--depends-on", "web-ip", "--group", "web", "--type",
+	    "test", "--set", "A=1", "--depends-on", "web-server");
+	assert_ok(&r);
+	assert_out(&r, MOCK_ID "\n");
+	assert_call("AddResource db web test A=1 [web-ip,web-server]");
 	RUN(&r, "resource", "add-dependency", "web-server", "web-ip");
 	assert_ok(&r);
 	assert_out(&r, "");
@@ -1430,10 +1440,10 @@ START_TEST(test_control_errors)
 		     "monitorctl: cannot add a dependency to resource 'web-ip': "
 		     "org.hagent.Error.CircularDependency\n");
 	mock_answer(CONTROL_ERROR_TREE_TOO_COMPLEX, NULL, 0, 0, 0);
-	RUN(&r, "resource", "add-dependency", "r101", "r100");
+	RUN(&r, "resource", "add", "r101", "--group", "web", "--type", "test", "--depends-on",
+	    "r100");
 	assert_fails(&r, 2,
-		     "monitorctl: cannot add a dependency to resource 'r101': "
-		     "org.hagent.Error.TreeTooComplex\n");
+		     "monitorctl: cannot add resource 'r101': org.hagent.Error.TreeTooComplex\n");
 
 	mock_answer(NULL, NULL, 5, HAGENT_RESOURCE_ONLINE, 1);
 	RUN(&r, "resource", "online", "db", "--wait");

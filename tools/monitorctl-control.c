@@ -185,6 +185,19 @@ static int props_append(sd_bus_message *m, char *const *props, size_t n_props)
 	return sd_bus_message_close_container(m);
 }
 
+/* Appends names as the contract's as. */
+static int names_append(sd_bus_message *m, char *const *names, size_t n)
+{
+	int r;
+
+	r = sd_bus_message_open_container(m, 'a', "s");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "s", names[i]);
+	if (r < 0)
+		return r;
+	return sd_bus_message_close_container(m);
+}
+
 /* Sends m; *ret_reply (may be NULL) gets the answer.  what and name describe the request. */
 static int call(sd_bus *bus, sd_bus_message *m, const char *what, const char *name,
 		sd_bus_message **ret_reply)
@@ -254,7 +267,8 @@ int control_group_remove(sd_bus *bus, const char *name)
 }
 
 int control_resource_add(sd_bus *bus, const char *name, const char *group, const char *type,
-			 char *const *props, size_t n_props, char **ret_id)
+			 char *const *props, size_t n_props, char *const *depends_on,
+			 size_t n_depends_on, char **ret_id)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	static const char what[] = "add resource";
@@ -265,6 +279,8 @@ int control_resource_add(sd_bus *bus, const char *name, const char *group, const
 		r = sd_bus_message_append(m, "sss", name, group, type);
 	if (r >= 0)
 		r = props_append(m, props, n_props);
+	if (r >= 0)
+		r = names_append(m, depends_on, n_depends_on);
 	if (r < 0)
 		return local_failed(what, name, "building the request", r);
 	r = call(bus, m, what, name, &reply);

@@ -23,9 +23,14 @@ int control_open(const char *runtime_dir, sd_bus **ret);
 int control_group_add(sd_bus *bus, const char *name, char **ret_id);
 int control_group_remove(sd_bus *bus, const char *name);
 
-/* props: n_props "KEY=VALUE" strings, each with a non-empty key (split at the first '='). */
+/*
+ * props: n_props "KEY=VALUE" strings, each with a non-empty key (split at the
+ * first '='); depends_on: the providers' names (sent as an empty array when
+ * there are none).
+ */
 int control_resource_add(sd_bus *bus, const char *name, const char *group, const char *type,
-			 char *const *props, size_t n_props, char **ret_id);
+			 char *const *props, size_t n_props, char *const *depends_on,
+			 size_t n_depends_on, char **ret_id);
 int control_resource_remove(sd_bus *bus, const char *name, uint32_t flags);
 int control_resource_set(sd_bus *bus, const char *name, char *const *props, size_t n_props);
 int control_dependency_add(sd_bus *bus, const char *dependent, const char *provider);

@@ -74,7 +74,7 @@ int cmd_resource_add(const struct args *a)
 	r = control_open(a->runtime_dir, &bus);
 	if (r == EXIT_OK)
 		r = control_resource_add(bus, ARG_NAME(a), a->group, a->type, a->sets.items,
-					 a->sets.n, &id);
+					 a->sets.n, a->depends_on.items, a->depends_on.n, &id);
 	return r == EXIT_OK ? print_added(a, ARG_NAME(a), id) : r;
 }
 

@@ -44,7 +44,7 @@ static void usage(FILE *f)
 	      "                               in dependency order\n"
 	      "  group set NAME KEY=VALUE...  set group properties (FailoverThreshold,\n"
 	      "                               FailoverPeriod); an empty VALUE resets the default\n"
-	      "  resource add NAME --group G --type T [--set KEY=VALUE]...\n"
+	      "  resource add NAME --group G --type T [--set KEY=VALUE]... [--depends-on R]...\n"
 	      "                               a new resource, offline; prints its id\n"
 	      "  resource remove NAME [--force]\n"
 	      "                               an offline or failed resource; --force: a running\n"
@@ -65,6 +65,7 @@ static void usage(FILE *f)
 	      "  --json              print JSON instead of text\n"
 	      "  --group G, --type T the new resource's group and resource type\n"
 	      "  --set KEY=VALUE     a property of the new resource (repeatable)\n"
+	      "  --depends-on R      the new resource needs R online (repeatable)\n"
 	      "  --ignore-locked     group offline even if a member is in locked mode\n"
 	      "  --param KEY=VALUE   a parameter for the members' offline (repeatable)\n"
 	      "  --wait              wait until the online or offline has ended\n"
@@ -170,6 +171,8 @@ static int option_take(struct args *a, unsigned opt, char *arg)
 		if (property_check(arg, "parameter") < 0)
 			return EXIT_INVALID_ARGUMENT + 1;
 		return list_add(&a->params, arg);
+	case OPT_DEPENDS_ON:
+		return list_add(&a->depends_on, arg);
 	case OPT_TIMEOUT:
 		if (timeout_parse(arg, &a->timeout_ns) < 0) {
 			fprintf(stderr,
@@ -199,6 +202,7 @@ static int parse_argv(int argc, char **argv, struct args *a)
 		{"wait", no_argument, NULL, ARG_SPECIFIC | OPT_WAIT},
 		{"timeout", required_argument, NULL, ARG_SPECIFIC | OPT_TIMEOUT},
 		{"force", no_argument, NULL, ARG_SPECIFIC | OPT_FORCE},
+		{"depends-on", required_argument, NULL, ARG_SPECIFIC | OPT_DEPENDS_ON},
 		{"ignore-locked", no_argument, NULL, ARG_SPECIFIC | OPT_IGNORE_LOCKED},
 		{"param", required_argument, NULL, ARG_SPECIFIC | OPT_PARAM},
 		{},
@@ -394,8 +398,10 @@ static const struct command {
 	 " NAME [--ignore-locked] [--param KEY=VALUE]... [--wait] [--timeout SEC]",
 	 cmd_group_offline},
 	{"group", "set", ARGS_ANY, 0, 0, " NAME KEY=VALUE...", cmd_group_set},
-	{"resource", "add", 1, OPT_GROUP | OPT_TYPE | OPT_SET, OPT_GROUP | OPT_TYPE,
-	 " NAME --group GROUP --type TYPE [--set KEY=VALUE]...", cmd_resource_add},
+	{"resource", "add", 1, OPT_GROUP | OPT_TYPE | OPT_SET | OPT_DEPENDS_ON,
+	 OPT_GROUP | OPT_TYPE,
+	 " NAME --group GROUP --type TYPE [--set KEY=VALUE]... [--depends-on RESOURCE]...",
+	 cmd_resource_add},
 	{"resource", "remove", 1, OPT_FORCE, 0, " NAME [--force]", cmd_resource_remove},
 	{"resource", "set", ARGS_ANY, 0, 0, " NAME KEY=VALUE...", cmd_resource_set},
 	{"resource", "online", 1, OPT_WAIT | OPT_TIMEOUT, 0, " NAME [--wait] [--timeout SEC]",
@@ -422,6 +428,8 @@ static const char *option_name(unsigned opt)
 		return "--timeout";
 	case OPT_FORCE:
 		return "--force";
+	case OPT_DEPENDS_ON:
+		return "--depends-on";
 	case OPT_IGNORE_LOCKED:
 		return "--ignore-locked";
 	default:
@@ -525,6 +533,7 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = dispatch(&a) + 1;
 	free(a.sets.items);
+	free(a.depends_on.items);
 	free(a.params.items);
 	return r - 1;
 }

@@ -33,8 +33,9 @@ enum {
 	OPT_WAIT = 1u << 3,
 	OPT_TIMEOUT = 1u << 4,
 	OPT_FORCE = 1u << 5,
-	OPT_IGNORE_LOCKED = 1u << 6,
-	OPT_PARAM = 1u << 7,
+	OPT_DEPENDS_ON = 1u << 6,
+	OPT_IGNORE_LOCKED = 1u << 7,
+	OPT_PARAM = 1u << 8,
 };
 
 /* The arguments of a repeatable option, in order. */
@@ -48,10 +49,11 @@ struct args {
 	bool json;
 	unsigned given; /* OPT_* seen on the command line */
 	const char *group, *type;
-	struct arg_list sets;	/* --set KEY=VALUE (checked) */
-	struct arg_list params; /* --param KEY=VALUE (checked) */
-	uint64_t timeout_ns;	/* --timeout; 0: wait without limit */
-	char **cmd;		/* COMMAND and its arguments, NULL-terminated */
+	struct arg_list sets;	    /* --set KEY=VALUE (checked) */
+	struct arg_list depends_on; /* --depends-on R */
+	struct arg_list params;	    /* --param KEY=VALUE (checked) */
+	uint64_t timeout_ns;	    /* --timeout; 0: wait without limit */
+	char **cmd;		    /* COMMAND and its arguments, NULL-terminated */
 	int n_cmd;
 };
 
