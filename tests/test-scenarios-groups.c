@@ -547,6 +547,81 @@ START_TEST(s50_truncated_list_invalid)
 }
 END_TEST
 
+/* Whether the record file has the line "<ns> res offline <hex of params>". */
+static bool record_has_offline(const char *res, const uint8_t *params, size_t len)
+{
+	_cleanup_free_ char *file = malloc(SCN_RECORD_MAX + 1), *needle = malloc(2 * len + 128);
+	size_t k, n = 0;
+	ssize_t got;
+	int fd;
+
+	ck_assert_ptr_nonnull(file);
+	ck_assert_ptr_nonnull(needle);
+	fd = open(scn_record_path(), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	while (n < SCN_RECORD_MAX && (got = read(fd, file + n, SCN_RECORD_MAX - n)) > 0)
+		n += (size_t) got;
+	close(fd);
+	file[n] = '\0';
+	k = (size_t) sprintf(needle, " %s offline ", res);
+	for (size_t i = 0; i < len; i++)
+		k += (size_t) sprintf(needle + k, "%02x", params[i]);
+	strcpy(needle + k, "\n");
+	return strstr(file, needle) != NULL;
+}
+
+/* A list of one property "K" whose string value has n characters: 28 + 4 * ceil((n + 1) / 2) bytes.
+ */
+static size_t long_list(uint8_t *buf, size_t size, size_t n)
+{
+	char pair[1024];
+	const char *pairs[] = {pair};
+	size_t len = 0;
+
+	ck_assert_uint_lt(n + 3, sizeof(pair));
+	memcpy(pair, "K=", 2);
+	memset(pair + 2, 'v', n);
+	pair[n + 2] = '\0';
+	ck_assert_int_eq(proplist_encode(pairs, 1, buf, size, &len), 0);
+	return len;
+}
+
+/*
+ * The parameters' size limit (CONTROL_PARAMS_MAX, what one channel command
+ * carries): a list of exactly 992 bytes reaches R1's Offline whole; one of
+ * 996 bytes is TooBig and changes nothing.
+ */
+START_TEST(params_size_limit)
+{
+	uint8_t buf[2048], scratch[128];
+	size_t len, k = 0, n;
+	struct scn_reply rep;
+	struct scn_mark mark;
+	struct scn_record rec[4];
+
+	r1_online_r2_offline(scratch, sizeof(scratch), &k);
+	len = long_list(buf, sizeof(buf), 482);
+	ck_assert_uint_eq(len, CONTROL_PARAMS_MAX + 4);
+	mark = scn_mark_take();
+	ck_assert_int_eq(scn_offline_group("G", 0, buf, len, &rep), -E2BIG);
+	scn_assert_error(&rep, CONTROL_ERROR_TOO_BIG, -E2BIG);
+	scn_sleep_ms(200);
+	scn_mark_assert_unchanged(mark);
+
+	len = long_list(buf, sizeof(buf), 481);
+	ck_assert_uint_eq(len, CONTROL_PARAMS_MAX);
+	ck_assert_int_eq(scn_offline_group("G", 0, buf, len, &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	scn_wait_group_state("G", HAGENT_GROUP_OFFLINE, SCN_WAIT_MS);
+	n = scn_record_find("R1", "offline", 0, rec, ELEMENTSOF(rec));
+	ck_assert_uint_eq(n, 1);
+	/* scn_record keeps the start of a line; the whole line is in the file. */
+	ck_assert(record_has_offline("R1", buf, len));
+	ck_assert_uint_eq(scn_record_count("R2", "offline"), 0);
+	scn_agent_stop();
+}
+END_TEST
+
 /*
  * 51. The D-Bus API has no NULL buffer with a size (an array carries its
  * own length): the nearest case is 16 zero bytes, count 0 followed by 12
@@ -755,6 +830,7 @@ END_TEST
 /*
  * 53. G Online: OfflineGroup returns 997 with the group Pending, and a read
  * of the segment right after the reply shows Pending (never a stale Online).
+ * The same for OnlineGroup on an Offline group (never a stale Offline).
  */
 START_TEST(s53_pending_before_the_reply)
 {
@@ -764,7 +840,12 @@ START_TEST(s53_pending_before_the_reply)
 	start_with_group("G");
 	add("R1", "G", "500", NULL, 0);
 	add("R2", "G", "500", NULL, 0);
-	group_online("G");
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	g = scn_group("G");
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	ck_assert_int_eq(rep.state, HAGENT_GROUP_PENDING);
+	ck_assert_int_eq(g.state, HAGENT_GROUP_PENDING);
+	scn_wait_group_state("G", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
 	ck_assert_int_eq(scn_offline_group("G", 0, NULL, 0, &rep), 0);
 	g = scn_group("G");
 	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
@@ -779,7 +860,8 @@ END_TEST
 /*
  * 54. G already Offline: OfflineGroup returns SUCCESS (0) at once with the
  * state Offline; no entry point runs, the group's sequence does not move
- * and no GROUP_STATE event is written.  The same for an empty group.
+ * and no GROUP_STATE event is written.  The same for an empty group, and,
+ * the mirror image, for OnlineGroup on an Online group.
  */
 START_TEST(s54_already_offline_succeeds_at_once)
 {
@@ -806,6 +888,61 @@ START_TEST(s54_already_offline_succeeds_at_once)
 	ck_assert_uint_eq(scn_group_state_events("G", from, NULL, 0), 0);
 	ck_assert_uint_eq(scn_record_count("R1", "offline"), 0);
 	ck_assert_uint_eq(scn_record_count("R2", "offline"), 0);
+
+	g0 = scn_group("G");
+	group_online("G");
+	g0 = scn_group("G");
+	from = scn_event_head();
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_SUCCESS);
+	ck_assert_int_eq(rep.state, HAGENT_GROUP_ONLINE);
+	ck_assert_uint_eq(rep.state_seq, g0.state_seq);
+	scn_sleep_ms(200);
+	g1 = scn_group("G");
+	ck_assert_uint_eq(g1.state_seq, g0.state_seq);
+	ck_assert_uint_eq(scn_group_state_events("G", from, NULL, 0), 0);
+	ck_assert_uint_eq(scn_record_count("R1", "online"), 1);
+	ck_assert_uint_eq(scn_record_count("R2", "online"), 1);
+	scn_agent_stop();
+}
+END_TEST
+
+/*
+ * A group offline while its online is still going, and an online while its
+ * offline is: the members pending finish first (semantics.md §5.3 never
+ * cuts a pending call short for an operator's request), then the group
+ * goes where it was asked last.  D, which depends on the slow P, is never
+ * called online in the first case.
+ */
+START_TEST(group_reverses_while_pending)
+{
+	const char *on_p[] = {"P"};
+	struct scn_reply rep;
+
+	start_with_group("G");
+	add("P", "G", "500", NULL, 0);
+	add("D", "G", "100", on_p, 1);
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	ck_assert_int_eq(scn_res("P").state, HAGENT_RESOURCE_ONLINE_PENDING);
+	ck_assert_int_eq(scn_offline_group("G", 0, NULL, 0, &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	ck_assert_int_eq(rep.state, HAGENT_GROUP_PENDING);
+	scn_record_wait("P", "offline", 1, SCN_WAIT_MS);
+	scn_wait_group_state("G", HAGENT_GROUP_OFFLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(scn_record_count("P", "online"), 1);
+	ck_assert_uint_eq(scn_record_count("D", "online"), 0);
+	ck_assert_uint_eq(scn_record_count("P", "terminate"), 0);
+
+	group_online("G");
+	ck_assert_int_eq(scn_offline_group("G", 0, NULL, 0, &rep), 0);
+	ck_assert_int_eq(scn_res("D").state, HAGENT_RESOURCE_OFFLINE_PENDING);
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	scn_record_wait("D", "online", 2, SCN_WAIT_MS);
+	scn_wait_group_state("G", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(scn_record_count("D", "offline"), 1);
+	ck_assert_uint_eq(scn_record_count("P", "offline"), 1); /* P stayed up for D */
+	ck_assert_uint_eq(scn_record_count("P", "online"), 2);
 	scn_agent_stop();
 }
 END_TEST
@@ -1077,6 +1214,11 @@ START_TEST(set_group_properties)
 	ck_assert_int_eq(scn_set_group_props("G", SCN_PROPS({"FailoverThreshold", "1001"}), &rep),
 			 -ERANGE);
 	scn_assert_error(&rep, CONTROL_ERROR_OUT_OF_RANGE, -ERANGE);
+	ck_assert_int_eq(
+		scn_set_group_props(
+			"G", SCN_PROPS({"FailoverPeriod", "2"}, {"FailoverPeriod", "3"}), &rep),
+		-EINVAL);
+	scn_assert_error(&rep, CONTROL_ERROR_INVALID_ARGUMENT, -EINVAL);
 	/* One bad property spoils the call: the good one is not applied either. */
 	ck_assert_int_eq(
 		scn_set_group_props(
@@ -1119,10 +1261,12 @@ static Suite *groups_suite(void)
 	scn_tcase_add(s, "s49", s49_params_reach_online_members_only, 60);
 	scn_tcase_add(s, "s50", s50_truncated_list_invalid, 60);
 	scn_tcase_add(s, "s51", s51_garbage_after_empty_list_invalid_empty_array_accepted, 60);
+	scn_tcase_add(s, "params_size_limit", params_size_limit, 60);
 	scn_tcase_add(s, "s52", s52_offline_group_access_denied, 60);
 	scn_tcase_add(s, "s53", s53_pending_before_the_reply, 60);
 	scn_tcase_add(s, "s54", s54_already_offline_succeeds_at_once, 60);
 	scn_tcase_add(s, "s85", s85_read_only_peer_reads_but_cannot_write, 60);
+	scn_tcase_add(s, "group_reverses_while_pending", group_reverses_while_pending, 60);
 	scn_tcase_add(s, "s86", s86_removed_group_not_found, 60);
 	scn_tcase_add(s, "s87", s87_remove_non_empty_group, 60);
 	scn_tcase_add(s, "dependency_checks", dependency_checks, 60);
