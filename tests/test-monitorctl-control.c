@@ -3,10 +3,11 @@
  * monitorctl's commands that change something, run as a user would
  * ($MONITORCTL_BIN) against a real hagentd ($HAGENTD_BIN) in a private
  * runtime and state dir, with hamon-test resources ($HAMON_MONITOR_DIR):
- * stdout, stderr and the exit code of group add/remove, resource
- * add/remove/set/online/offline, --wait and --timeout, the agent's refusals
- * (each with its exit code), and the configuration surviving a restart of
- * the agent.  The segment, read directly, is the witness of every change.
+ * stdout, stderr and the exit code of group add/remove/online/offline/set,
+ * resource add/remove/set/online/offline/add-dependency/remove-dependency,
+ * --wait and --timeout, the agent's refusals (each with its exit code), and
+ * the configuration surviving a restart of the agent.  The segment, read
+ * directly, and the test monitors' record files are the witnesses.
  */
 #include <check.h>
 #include <dirent.h>
@@ -906,6 +907,256 @@ START_TEST(test_access_denied)
 }
 END_TEST
 
+/* ================================ groups (issue 4) ================================ */
+
+/* The record file of resource name (RecordFile=<base>/<name>.rec). */
+static const char *rec_path(const char *name)
+{
+	static char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s.rec", base, name);
+	return path;
+}
+
+/* "RecordFile=<its path>" for resource_add(), in a buffer per call site's slot. */
+static const char *rec_prop(const char *name, char buf[200])
+{
+	snprintf(buf, 200, "RecordFile=%s", rec_path(name));
+	return buf;
+}
+
+/*
+ * The CLOCK_MONOTONIC stamp of the first line of name's record file whose
+ * event starts with what ("online", "offline ", "report online"); 0 if none.
+ * If ret_rest is not NULL it gets the rest of that line (after what).
+ */
+static uint64_t rec_find(const char *name, const char *what, char *ret_rest, size_t size)
+{
+	char line[4096];
+	uint64_t ns = 0;
+	FILE *f = fopen(rec_path(name), "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long t;
+		int off = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		/* "<ns> <name> <what>" */
+		if (sscanf(line, "%llu %*s %n", &t, &off) != 1 || off == 0)
+			continue;
+		if (strncmp(line + off, what, strlen(what)) != 0)
+			continue;
+		ns = t;
+		if (ret_rest)
+			snprintf(ret_rest, size, "%s", line + off + strlen(what));
+		break;
+	}
+	fclose(f);
+	return ns;
+}
+
+/* group's record as the segment has it. */
+static struct hagent_group group_get(const char *name)
+{
+	struct hagent_group g;
+	uint32_t slot;
+	size_t n;
+
+	ck_assert_int_eq(hagent_shm_find(shm, 2, name, &slot), 0);
+	ck_assert_int_eq(hagent_shm_read_group(shm, slot, &g, NULL, 0, &n), 0);
+	return g;
+}
+
+/* resource add NAME --group g --type test --depends-on DEP [--set KV...]: quiet check. */
+static void resource_add_dep(const char *name, const char *dep, const char *kv)
+{
+	struct run r;
+
+	MCTL(&r, "resource", "add", name, "--group", "g", "--type", "test", "--depends-on", dep,
+	     "--set", kv);
+	assert_ok(&r, NULL);
+	assert_id(r.out);
+}
+
+/*
+ * Claim: group online --wait brings a chain of two test resources online,
+ * the provider's online over before the dependent's begins, prints
+ * "online" and stores the persistent states; group offline --wait takes
+ * the dependent down first and prints "offline"; --param reaches the
+ * offline entry point of each member that was Online as the property list
+ * monitorctl encoded (the test monitor's RecordFile shows the bytes); a
+ * second request has nothing to do and prints the state at once.
+ */
+START_TEST(test_group_online_offline)
+{
+	char ra[200], rb[200], rest[2048], want[256];
+	uint64_t a_online, b_online, a_off, b_off;
+	struct hagent_group g;
+	struct run r;
+
+	group_add("g");
+	resource_add("a", "OnlineDelay=100", "OfflineDelay=50", rec_prop("a", ra), NULL);
+	resource_add_dep("b", "a", rec_prop("b", rb));
+	res_wait("a", HAGENT_RESOURCE_OFFLINE);
+	res_wait("b", HAGENT_RESOURCE_OFFLINE);
+
+	MCTL(&r, "group", "online", "g", "--wait");
+	assert_ok(&r, "online\n");
+	ck_assert_int_eq(res_get("a").state, HAGENT_RESOURCE_ONLINE);
+	ck_assert_int_eq(res_get("b").state, HAGENT_RESOURCE_ONLINE);
+	ck_assert_int_eq(res_get("a").persistent_state, 1);
+	ck_assert_int_eq(res_get("b").persistent_state, 1);
+	g = group_get("g");
+	ck_assert_int_eq(g.state, HAGENT_GROUP_ONLINE);
+	ck_assert_int_eq(g.persistent_state, 1);
+	a_online = rec_find("a", "report online", NULL, 0); /* before its report */
+	b_online = rec_find("b", "online", NULL, 0);
+	ck_assert_uint_gt(a_online, 0);
+	ck_assert_uint_gt(b_online, a_online); /* semantics.md §10, 44 */
+	MCTL(&r, "group", "online", "g");
+	assert_ok(&r, "online\n");
+	MCTL(&r, "--json", "group", "online", "g", "--wait");
+	snprintf(want, sizeof(want), "\"state\":\"online\",\"sequence\":%u}\n", g.state_seq);
+	ck_assert_msg(r.code == 0 && strstr(r.out, want), "%s %s", r.out, r.err);
+
+	MCTL(&r, "group", "offline", "g", "--param", "Mode=fast", "--wait");
+	assert_ok(&r, "offline\n");
+	ck_assert_int_eq(res_get("a").state, HAGENT_RESOURCE_OFFLINE);
+	ck_assert_int_eq(res_get("b").state, HAGENT_RESOURCE_OFFLINE);
+	ck_assert_int_eq(res_get("a").persistent_state, 0);
+	ck_assert_int_eq(group_get("g").persistent_state, 0);
+	b_off = rec_find("b", "offline ", rest, sizeof(rest));
+	/* As monitorctl encodes it (test-monitorctl.c spells the bytes out). */
+	ck_assert_str_eq(rest, "01000000"				  /* one property */
+			       "030004000a0000004d006f006400650000000000" /* name "Mode" */
+			       "030001000a000000660061007300740000000000" /* value "fast" */
+			       "00000000");				  /* ENDMARK */
+	a_off = rec_find("a", "offline ", rest, sizeof(rest));
+	ck_assert_uint_gt(a_off, b_off); /* dependents first */
+	MCTL(&r, "group", "offline", "g");
+	assert_ok(&r, "offline\n");
+}
+END_TEST
+
+/*
+ * Claim: a member that fails makes group online --wait exit 1 naming it and
+ * its error; a slow member makes --timeout exit 6 (the online goes on).
+ */
+START_TEST(test_group_online_fails)
+{
+	struct run r;
+
+	group_add("g");
+	resource_add("ok", NULL);
+	resource_add("bad", "OnlineResult=fail", "OnlineError=5", "OnlineDelay=50",
+		     "RestartAction=0", NULL);
+	res_wait("ok", HAGENT_RESOURCE_OFFLINE);
+	res_wait("bad", HAGENT_RESOURCE_OFFLINE);
+	MCTL(&r, "group", "online", "g", "--wait");
+	assert_fails(&r, 1, "Group 'g' failed", "'bad'", strerror(EIO), NULL);
+	ck_assert_int_eq(res_get("bad").state, HAGENT_RESOURCE_FAILED);
+
+	MCTL(&r, "group", "add", "slow");
+	assert_ok(&r, NULL);
+	MCTL(&r, "resource", "add", "s1", "--group", "slow", "--type", "test", "--set",
+	     "OnlineDelay=30000");
+	assert_ok(&r, NULL);
+	res_wait("s1", HAGENT_RESOURCE_OFFLINE);
+	MCTL(&r, "group", "online", "slow", "--wait", "--timeout", "0.3");
+	assert_fails(&r, 6, "'slow'", "pending", NULL);
+	ck_assert_int_eq(res_get("s1").state, HAGENT_RESOURCE_ONLINE_PENDING);
+	MCTL(&r, "resource", "offline", "s1", "--force", "--wait");
+	assert_ok(&r, "offline\n");
+}
+END_TEST
+
+/*
+ * Claim: status shows each resource's providers ("depends on a") and --json
+ * its "dependencies"; add-dependency and remove-dependency change them; a
+ * cycle is exit 2, a resource on itself exit 2, an unknown one exit 3, a
+ * duplicate exit 1.
+ */
+START_TEST(test_dependencies)
+{
+	char out[16384];
+	struct run r;
+
+	group_add("g");
+	resource_add("a", NULL);
+	resource_add_dep("b", "a", "Color=blue");
+	resource_add("c", NULL);
+	res_wait("c", HAGENT_RESOURCE_OFFLINE);
+
+	MCTL(&r, "resource", "add-dependency", "c", "b");
+	assert_ok(&r, "");
+	MCTL(&r, "status");
+	assert_ok(&r, NULL);
+	ck_assert_msg(strstr(r.out, "depends on a\n"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "depends on b\n"), "%s", r.out);
+	monitorctl_status_json(out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"restart_count\":0,\"dependencies\":[\"b\"]}"), "%s", out);
+	MCTL(&r, "show", "g");
+	assert_ok(&r, NULL);
+	ck_assert_msg(strstr(r.out, "Persistent state: offline\n"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "depends on a\n"), "%s", r.out);
+
+	MCTL(&r, "resource", "add-dependency", "a", "c");
+	assert_fails(&r, 2, NULL);
+	MCTL(&r, "resource", "add-dependency", "a", "a");
+	assert_fails(&r, 2, NULL);
+	MCTL(&r, "resource", "add-dependency", "a", "nosuch");
+	assert_fails(&r, 3, "nosuch", NULL);
+	MCTL(&r, "resource", "add-dependency", "c", "b");
+	assert_fails(&r, 1, NULL);
+	MCTL(&r, "resource", "remove-dependency", "c", "b");
+	assert_ok(&r, "");
+	MCTL(&r, "show", "c");
+	assert_ok(&r, NULL);
+	ck_assert_msg(strstr(r.out, "Dependencies:     -\n"), "%s", r.out);
+}
+END_TEST
+
+/*
+ * Claim: group offline of a group with a member in locked mode is exit 5
+ * and changes nothing; with --ignore-locked it goes offline.  group set
+ * takes the group properties and refuses a bad key or value (exit 2).
+ */
+START_TEST(test_group_locked_and_set)
+{
+	struct run r;
+
+	group_add("g");
+	resource_add("vault", "Locked=1", NULL);
+	resource_add("web", NULL);
+	res_wait("vault", HAGENT_RESOURCE_OFFLINE);
+	res_wait("web", HAGENT_RESOURCE_OFFLINE);
+	MCTL(&r, "group", "online", "g", "--wait");
+	assert_ok(&r, "online\n");
+
+	MCTL(&r, "group", "offline", "g", "--wait");
+	assert_fails(&r, 5, NULL);
+	ck_assert_int_eq(res_get("vault").state, HAGENT_RESOURCE_ONLINE);
+	ck_assert_int_eq(res_get("web").state, HAGENT_RESOURCE_ONLINE);
+	ck_assert_int_eq(group_get("g").persistent_state, 1);
+	MCTL(&r, "group", "offline", "g", "--ignore-locked", "--wait", "--timeout", "30");
+	assert_ok(&r, "offline\n");
+	ck_assert_int_eq(res_get("vault").state, HAGENT_RESOURCE_OFFLINE);
+
+	MCTL(&r, "group", "set", "g", "FailoverThreshold=3", "FailoverPeriod=2");
+	assert_ok(&r, "");
+	MCTL(&r, "group", "set", "g", "FailoverThreshold=");
+	assert_ok(&r, "");
+	MCTL(&r, "group", "set", "g", "FailoverPeriod=0");
+	assert_fails(&r, 2, NULL);
+	MCTL(&r, "group", "set", "g", "Color=blue");
+	assert_fails(&r, 2, NULL);
+	MCTL(&r, "group", "set", "nosuch", "FailoverPeriod=2");
+	assert_fails(&r, 3, "nosuch", NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("monitorctl-control");
@@ -925,6 +1176,10 @@ static Suite *suite(void)
 		{"restart", test_restart},
 		{"agent_dies_while_waiting", test_agent_dies_while_waiting},
 		{"access_denied", test_access_denied},
+		{"group_online_offline", test_group_online_offline},
+		{"group_online_fails", test_group_online_fails},
+		{"dependencies", test_dependencies},
+		{"group_locked_and_set", test_group_locked_and_set},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
