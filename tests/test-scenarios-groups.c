@@ -1164,6 +1164,8 @@ START_TEST(resource_online_offline_follow_dependencies)
 	t0 = scn_now_ns();
 	ck_assert_int_eq(scn_online("D", &rep), 0);
 	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	ck_assert_int_eq(rep.state,
+			 HAGENT_RESOURCE_OFFLINE); /* docs/control-api.md: still Offline */
 	scn_wait_state("D", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
 	ck_assert_uint_lt(ev_pos("P", ON, 0, from), ev_pos("D", ON_PEND, 0, from));
 	ck_assert_uint_ge(first_record("D", "online", t0) - first_record("P", "online", t0),
@@ -1184,6 +1186,70 @@ START_TEST(resource_online_offline_follow_dependencies)
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_OFFLINE);
 	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_OFFLINE);
 	scn_wait_group_state("G", HAGENT_GROUP_OFFLINE, SCN_WAIT_MS);
+
+	/* FORCE: P is terminated at once, D follows it down (and stays offline). */
+	ck_assert_int_eq(scn_online("D", &rep), 0);
+	scn_wait_group_state("G", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	from = scn_event_head();
+	ck_assert_int_eq(scn_offline("P", CONTROL_FLAG_FORCE, &rep), 0);
+	scn_wait_state("P", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	scn_wait_state("D", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	ck_assert_uint_ge(scn_record_count("P", "terminate"), 1);
+	ck_assert_uint_lt(ev_pos("P", OFF, 0, from), ev_pos("D", OFF, 0, from));
+	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_OFFLINE);
+	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_OFFLINE);
+	scn_stays_state("D", HAGENT_RESOURCE_OFFLINE, 300);
+	scn_agent_stop();
+}
+END_TEST
+
+/*
+ * A Failed member that will not be restarted (RestartThreshold 0,
+ * RestartAction 1, no retry): its dependent goes down with it and waits.
+ * OnlineGroup is the operator acting: the failed member gets an online
+ * attempt, and its dependent follows it back.  OfflineGroup of a group whose
+ * only trouble is a Failed member with nothing running: ResourceFailed,
+ * persistent state offline (docs/control-api.md).
+ */
+START_TEST(online_group_retries_failed_member)
+{
+	const struct config_prop p_props[] = {{"IsAlive", "after:1000"},
+					      {"IsAlivePollInterval", "100"},
+					      {"LooksAlivePollInterval", "60000"},
+					      {"RestartThreshold", "0"},
+					      {"RestartAction", "1"},
+					      {"RetryPeriodOnFailure", NEVER},
+					      {"OnlineDelay", "100"}};
+	const char *on_p[] = {"P"};
+	struct scn_reply rep;
+	uint64_t from;
+
+	start_with_group("G");
+	add_props("P", "G", p_props, ELEMENTSOF(p_props), NULL, 0);
+	scn_wait_state("P", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	add("D", "G", "100", on_p, 1);
+	group_online("G");
+	scn_wait_state("P", HAGENT_RESOURCE_FAILED, SCN_WAIT_MS);
+	scn_wait_group_state("G", HAGENT_GROUP_FAILED, SCN_WAIT_MS);
+	scn_wait_state("D", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	scn_stays_state("P", HAGENT_RESOURCE_FAILED, 300);
+	ck_assert_uint_eq(scn_record_count("P", "online"), 1);
+
+	from = scn_event_head();
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	scn_record_wait("D", "online", 2, SCN_WAIT_MS);
+	ck_assert_uint_lt(ev_pos("P", ON, 0, from), ev_pos("D", ON_PEND, 0, from));
+	ck_assert_uint_eq(scn_record_count("P", "online"), 2);
+
+	/* P fails again: D goes down, and the offline finds nothing but a Failed member. */
+	scn_wait_state("P", HAGENT_RESOURCE_FAILED, SCN_WAIT_MS);
+	scn_wait_state("D", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	ck_assert_int_eq(scn_offline_group("G", 0, NULL, 0, &rep), -EIO);
+	scn_assert_error(&rep, CONTROL_ERROR_RESOURCE_FAILED, -EIO);
+	ck_assert_int_eq(scn_group("G").persistent_state, CONFIG_TARGET_OFFLINE);
+	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_OFFLINE);
+	ck_assert_int_eq(scn_res("P").state, HAGENT_RESOURCE_FAILED);
 	scn_agent_stop();
 }
 END_TEST
@@ -1273,6 +1339,7 @@ static Suite *groups_suite(void)
 	scn_tcase_add(s, "group_restart", group_restart_then_failed, 90);
 	scn_tcase_add(s, "persistent_state", persistent_state_survives_restart, 60);
 	scn_tcase_add(s, "resource_ordering", resource_online_offline_follow_dependencies, 60);
+	scn_tcase_add(s, "online_group_retries_failed", online_group_retries_failed_member, 60);
 	scn_tcase_add(s, "set_group_properties", set_group_properties, 60);
 	return s;
 }
