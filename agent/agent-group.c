@@ -356,8 +356,11 @@ void agent_groups_set_targets(struct agent_groups *gs, const size_t *idx, size_t
 		int k;
 
 		gs->kick[i] = online && state == HAGENT_RESOURCE_FAILED;
-		if (!online && params && state == HAGENT_RESOURCE_ONLINE) {
-			k = agent_resources_set_offline_params(gs->rs, i, params, params_len);
+		/* This call's parameters, none if it has none or is an online: an earlier
+		 * offline's may still wait on a member its dependents kept Online. */
+		if (state == HAGENT_RESOURCE_ONLINE) {
+			k = agent_resources_set_offline_params(gs->rs, i, online ? NULL : params,
+							       online ? 0 : params_len);
 			if (k < 0)
 				log_error_errno(k,
 						"Resource %s: failed to keep its offline "

@@ -732,6 +732,10 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 	r = set_target(o, i, CONFIG_TARGET_ONLINE, err);
 	if (r < 0)
 		return r;
+	/* A group offline's parameters, kept while dependents held it Online, end here. */
+	if (mr->state == HAGENT_RESOURCE_ONLINE &&
+	    agent_resources_set_offline_params(o->resources, i, NULL, 0) < 0)
+		log_error("Resource %s: failed to drop its offline parameters.", mr->name);
 	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, true, &error, &win32);
 	if (r < 0)
 		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
@@ -794,14 +798,16 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 						 mr->state_seq, i};
 		return 0;
 	}
-	if (n > 1) /* dependents that are down stay down */
-		agent_groups_set_targets(o->groups, idx + 1, n - 1, false, NULL, 0);
 	r = set_target(o, i, CONFIG_TARGET_OFFLINE, err);
 	if (r < 0)
 		return r;
 	r = agent_resources_request(o->resources, i,
 				    force ? RES_EV_REQ_TERMINATE : RES_EV_REQ_OFFLINE, !force,
 				    &error, &win32);
+	/* Dependents that are down stay down.  After the request: the group layer's pass
+	 * would otherwise take the resource offline itself, and the request find it pending. */
+	if (r >= 0 && n > 1)
+		agent_groups_set_targets(o->groups, idx + 1, n - 1, false, NULL, 0);
 	if (r < 0)
 		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
 				mr->name);

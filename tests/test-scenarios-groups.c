@@ -622,6 +622,66 @@ START_TEST(params_size_limit)
 }
 END_TEST
 
+/* res's offline record lines since from_ns, in order: each "offline <hex>" or "offline -". */
+static size_t offline_lines(const char *res, uint64_t from_ns, struct scn_record *out, size_t max)
+{
+	return scn_record_find(res, "offline", from_ns, out, max);
+}
+
+/*
+ * The parameters belong to the OfflineGroup call that gave them.  P is
+ * Online and waits for its dependent D (a slow offline) when the operator
+ * changes their mind: OnlineGroup (or OnlineResource of P) keeps P Online.
+ * A later offline of P (OfflineGroup without parameters, or OfflineResource)
+ * must not hand P the first call's parameters: its offline gets none.
+ */
+START_TEST(offline_params_not_kept_past_their_call)
+{
+	const char *pairs[] = {"SaveState=1"}, *on_p[] = {"P"};
+	uint8_t buf[128];
+	size_t len = 0;
+	struct scn_record rec[4];
+	struct scn_reply rep;
+	uint64_t t0;
+
+	ck_assert_int_eq(proplist_encode(pairs, 1, buf, sizeof(buf), &len), 0);
+	start_with_group("G");
+	add("P", "G", NULL, NULL, 0);
+	add("D", "G", "1000", on_p, 1);
+
+	/* Reversed by OnlineGroup, then an OfflineGroup without parameters. */
+	group_online("G");
+	ck_assert_int_eq(scn_offline_group("G", 0, buf, len, &rep), 0);
+	ck_assert_int_eq(scn_res("D").state, HAGENT_RESOURCE_OFFLINE_PENDING);
+	ck_assert_int_eq(scn_online_group("G", 0, &rep), 0);
+	scn_record_wait("D", "online", 2, SCN_WAIT_MS);
+	scn_wait_group_state("G", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(scn_record_count("P", "offline"), 0);
+	t0 = scn_now_ns();
+	ck_assert_int_eq(scn_offline_group("G", 0, NULL, 0, &rep), 0);
+	scn_wait_group_state("G", HAGENT_GROUP_OFFLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(offline_lines("P", t0, rec, ELEMENTSOF(rec)), 1);
+	ck_assert_str_eq(rec[0].what, "offline -");
+	ck_assert_uint_eq(offline_lines("D", t0, rec, ELEMENTSOF(rec)), 1);
+	ck_assert_str_eq(rec[0].what, "offline -");
+
+	/* Reversed by OnlineResource of P, then OfflineResource of P. */
+	group_online("G");
+	ck_assert_int_eq(scn_offline_group("G", 0, buf, len, &rep), 0);
+	ck_assert_int_eq(scn_res("D").state, HAGENT_RESOURCE_OFFLINE_PENDING);
+	ck_assert_int_eq(scn_online("P", &rep), 0);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_SUCCESS);
+	scn_wait_state("D", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	ck_assert_int_eq(scn_res("P").state, HAGENT_RESOURCE_ONLINE);
+	t0 = scn_now_ns();
+	ck_assert_msg(scn_offline("P", 0, &rep) == 0, "%s: %s", rep.error, rep.message);
+	scn_wait_state("P", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(offline_lines("P", t0, rec, ELEMENTSOF(rec)), 1);
+	ck_assert_str_eq(rec[0].what, "offline -");
+	scn_agent_stop();
+}
+END_TEST
+
 /*
  * 51. The D-Bus API has no NULL buffer with a size (an array carries its
  * own length): the nearest case is 16 zero bytes, count 0 followed by 12
@@ -1199,6 +1259,16 @@ START_TEST(resource_online_offline_follow_dependencies)
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_OFFLINE);
 	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_OFFLINE);
 	scn_stays_state("D", HAGENT_RESOURCE_OFFLINE, 300);
+
+	/* A provider whose dependents are all down goes offline at once, as any resource. */
+	ck_assert_int_eq(scn_online("P", &rep), 0);
+	scn_wait_state("P", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
+	t0 = scn_now_ns();
+	ck_assert_msg(scn_offline("P", 0, &rep) == 0, "%s: %s", rep.error, rep.message);
+	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
+	scn_wait_state("P", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	ck_assert_uint_eq(scn_record_find("P", "offline", t0, NULL, 0), 1);
+	ck_assert_uint_eq(scn_record_count("D", "online"), 2);
 	scn_agent_stop();
 }
 END_TEST
@@ -1328,6 +1398,7 @@ static Suite *groups_suite(void)
 	scn_tcase_add(s, "s50", s50_truncated_list_invalid, 60);
 	scn_tcase_add(s, "s51", s51_garbage_after_empty_list_invalid_empty_array_accepted, 60);
 	scn_tcase_add(s, "params_size_limit", params_size_limit, 60);
+	scn_tcase_add(s, "offline_params_not_kept", offline_params_not_kept_past_their_call, 60);
 	scn_tcase_add(s, "s52", s52_offline_group_access_denied, 60);
 	scn_tcase_add(s, "s53", s53_pending_before_the_reply, 60);
 	scn_tcase_add(s, "s54", s54_already_offline_succeeds_at_once, 60);
