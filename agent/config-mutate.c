@@ -145,8 +145,9 @@ static int target_update(struct config_store *s, enum config_stmt update, const 
 	return r < 0 ? r : sqlite3_changes(s->db);
 }
 
-static int set_target(struct config_store *s, enum config_stmt update, const char *name,
-		      enum config_target target)
+/* The target of name through update, then (unless _STMT_MAX) through also, in one transaction. */
+static int set_target(struct config_store *s, enum config_stmt update, enum config_stmt also,
+		      const char *name, enum config_target target)
 {
 	int r;
 
@@ -162,6 +163,8 @@ static int set_target(struct config_store *s, enum config_stmt update, const cha
 	r = target_update(s, update, name, target);
 	if (r == 0)
 		r = -ENOENT;
+	if (r >= 0 && also != _STMT_MAX)
+		r = target_update(s, also, name, target);
 	return config_end(s, r);
 }
 
@@ -188,29 +191,13 @@ int config_store_group_remove(struct config_store *s, const char *name)
 int config_store_group_set_target(struct config_store *s, const char *name,
 				  enum config_target target)
 {
-	return set_target(s, STMT_GROUP_TARGET, name, target);
+	return set_target(s, STMT_GROUP_TARGET, _STMT_MAX, name, target);
 }
 
 int config_store_group_set_target_all(struct config_store *s, const char *name,
 				      enum config_target target)
 {
-	int r;
-
-	assert_return(s, -EINVAL);
-	if (!target_valid(target))
-		return -EINVAL;
-	r = config_name_check(name);
-	if (r < 0)
-		return r;
-	r = config_begin(s);
-	if (r < 0)
-		return r;
-	r = target_update(s, STMT_GROUP_TARGET, name, target);
-	if (r == 0)
-		r = -ENOENT;
-	if (r >= 0)
-		r = target_update(s, STMT_GROUP_RES_TARGET, name, target);
-	return config_end(s, r);
+	return set_target(s, STMT_GROUP_TARGET, STMT_GROUP_RES_TARGET, name, target);
 }
 
 int config_store_group_set_props(struct config_store *s, const char *name,
@@ -436,7 +423,7 @@ int config_store_resource_set_props(struct config_store *s, const char *name,
 int config_store_resource_set_target(struct config_store *s, const char *name,
 				     enum config_target target)
 {
-	return set_target(s, STMT_RES_TARGET, name, target);
+	return set_target(s, STMT_RES_TARGET, _STMT_MAX, name, target);
 }
 
 int config_store_resources_set_target(struct config_store *s, const char *const *names, size_t n,
