@@ -8,9 +8,10 @@
 #                                  talk to it and how to stop it
 #
 # The tour: a group "web" with three resources (a real process run by the
-# "process" monitor, and two scriptable "test" resources, one of which comes
-# online asynchronously with progress reports), all brought online; then the
-# process is killed and the agent restarts it; then everything goes offline.
+# "process" monitor, depending on one of two scriptable "test" resources,
+# which comes online asynchronously with progress reports), brought online
+# as a group, providers first; then the process is killed and the agent
+# restarts it; then the group goes offline, dependents first.
 # Build output goes to stderr; the tour goes to stdout.
 set -euo pipefail
 
@@ -96,22 +97,20 @@ if [[ ! -S $demo/run/control.sock ]]; then
 fi
 echo "hagentd runs as pid $agent_pid, unprivileged, without systemd."
 
-step "A group and three resources"
+step "A group and three resources; web-app depends on web-db"
 run group add web >/dev/null
-run resource add web-app --group web --type process \
-  --set 'Command=exec sleep 3600' --set StopTimeout=2000 --set RestartDelay=0 >/dev/null
 run resource add web-db --group web --type test \
   --set OnlineDelay=600 --set ProgressInterval=150 --set OfflineDelay=300 >/dev/null
+run resource add web-app --group web --type process --depends-on web-db \
+  --set 'Command=exec sleep 3600' --set StopTimeout=2000 --set RestartDelay=0 >/dev/null
 run resource add web-cache --group web --type test --set IsAlivePollInterval=1000 >/dev/null
 run status
 
-step "Bringing them online (web-db is asynchronous: it reports progress)"
-run resource online web-cache --wait
-run resource online web-app --wait
-run resource online web-db
+step "Bringing the group online: web-db (asynchronous, it reports progress) and web-cache, then web-app"
+run group online web
 sleep 0.25
-run show web-db
-wait_state web-db online
+run status
+wait_state web-app online
 run status
 
 step "A failure: the process of web-app is killed"
@@ -137,17 +136,15 @@ if ((keep)); then
   cat <<EOF
   export HAGENT_RUNTIME_DIR=$demo/run
   $monitorctl status
-  $monitorctl resource offline web-db --wait
+  $monitorctl group offline web --wait
   kill $agent_pid; rm -rf $demo     # to stop it and clean up
 Its log: $demo/hagentd.log
 EOF
   exit 0
 fi
 
-step "Taking everything offline"
-run resource offline web-db --wait
-run resource offline web-app --wait
-run resource offline web-cache --wait
+step "Taking the group offline: web-app before web-db"
+run group offline web --wait
 run status
 
 step "Stopping hagentd (SIGTERM); the end of its log:"
