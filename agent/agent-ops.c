@@ -733,9 +733,7 @@ int agent_ops_resource_online(struct agent_ops *o, const char *name, struct agen
 	if (r < 0)
 		return r;
 	/* A group offline's parameters, kept while dependents held it Online, end here. */
-	if (mr->state == HAGENT_RESOURCE_ONLINE &&
-	    agent_resources_set_offline_params(o->resources, i, NULL, 0) < 0)
-		log_error("Resource %s: failed to drop its offline parameters.", mr->name);
+	(void) agent_resources_set_offline_params(o->resources, i, NULL, 0);
 	r = agent_resources_request(o->resources, i, RES_EV_REQ_ONLINE, true, &error, &win32);
 	if (r < 0)
 		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",

@@ -1122,12 +1122,13 @@ int agent_resources_set_offline_params(struct agent_resources *rs, size_t i, con
 	assert(i < rs->model->n_resources && r->active);
 	if (len > CHAN_ARGS_MAX)
 		return -E2BIG;
-	p = malloc(len ?: 1);
+	params_drop(r);
+	if (len == 0)
+		return 0; /* none: the next OFFLINE carries no bytes */
+	p = malloc(len);
 	if (!p)
 		return -ENOMEM;
-	if (len > 0)
-		memcpy(p, params, len);
-	params_drop(r);
+	memcpy(p, params, len);
 	r->offline_params = p;
 	r->offline_params_len = (uint32_t) len;
 	return 0;

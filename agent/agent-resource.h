@@ -104,7 +104,8 @@ bool agent_resources_held(const struct agent_resources *rs, size_t i);
 int agent_resources_release(struct agent_resources *rs, size_t i);
 /*
  * params (at most CHAN_ARGS_MAX bytes, else -E2BIG) go with resource i's
- * next OFFLINE command; dropped when the resource leaves Online otherwise.
+ * next OFFLINE command, replacing earlier ones; len 0 drops them (cannot
+ * fail); dropped too when the resource leaves Online otherwise.
  */
 int agent_resources_set_offline_params(struct agent_resources *rs, size_t i, const void *params,
 				       size_t len);
