@@ -346,8 +346,8 @@ static bool may_restart(void *userdata, size_t i)
 
 /* ---- operations ---- */
 
-void agent_groups_set_targets(struct agent_groups *gs, const size_t *idx, size_t n, bool online,
-			      const void *params, size_t params_len)
+void agent_groups_set_targets(struct agent_groups *gs, size_t gi, const size_t *idx, size_t n,
+			      bool online, const void *params, size_t params_len)
 {
 	agent_resources_begin(gs->rs);
 	for (size_t j = 0; j < n; j++) {
@@ -372,8 +372,7 @@ void agent_groups_set_targets(struct agent_groups *gs, const size_t *idx, size_t
 			log_error_errno(k, "Resource %s: failed to set its persistent state: %m",
 					gs->model->resources[i].name);
 	}
-	if (n > 0)
-		agent_resources_group_changed(gs->rs, gs->model->resources[idx[0]].group, 0, true);
+	agent_resources_group_changed(gs->rs, gi, 0, true);
 	agent_resources_end(gs->rs);
 }
 

@@ -47,16 +47,16 @@ struct agent_groups *agent_groups_free(struct agent_groups *gs);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_groups *, agent_groups_free);
 
 /*
- * The model's persistent states of resources idx[0..n) (all of one group)
- * are now online (or offline): tell their state machines, and act in one
- * segment transaction.  Online: Failed members among them get an online
+ * The model's persistent states of resources idx[0..n) (members of group
+ * gi; n may be 0) are now online (or offline): tell their state machines,
+ * and act in one segment transaction.  Online: Failed members among them get an online
  * attempt (the operator acted).  Offline: members that are Online now get
  * params (params_len bytes, may be 0 with params NULL: none) with their
  * offline, and nothing else does.  The group record is written too (its
  * persistent state may have changed).
  */
-void agent_groups_set_targets(struct agent_groups *gs, const size_t *idx, size_t n, bool online,
-			      const void *params, size_t params_len);
+void agent_groups_set_targets(struct agent_groups *gs, size_t gi, const size_t *idx, size_t n,
+			      bool online, const void *params, size_t params_len);
 
 /* True if every provider of resource i is Online (and meant to stay so). */
 bool agent_groups_providers_online(struct agent_groups *gs, size_t i);

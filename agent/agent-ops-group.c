@@ -72,14 +72,8 @@ static int group_set_targets(struct agent_ops *o, size_t gi, enum config_target 
 	g->persistent_state = (int32_t) target;
 	for (size_t j = 0; j < n; j++)
 		o->model->resources[idx[j]].persistent_state = (int32_t) target;
-	if (n > 0)
-		agent_groups_set_targets(o->groups, idx, n, target == CONFIG_TARGET_ONLINE, params,
-					 params_len);
-	else {
-		agent_resources_begin(o->resources); /* the record shows the persistent state */
-		agent_resources_group_changed(o->resources, gi, 0, true);
-		agent_resources_end(o->resources);
-	}
+	agent_groups_set_targets(o->groups, gi, idx, n, target == CONFIG_TARGET_ONLINE, params,
+				 params_len);
 	return 0;
 }
 

@@ -706,7 +706,7 @@ static int online_with_providers(struct agent_ops *o, size_t i, struct agent_ops
 	if (r < 0)
 		return r;
 	log_info("Resource %s: online requested; its providers first.", mr->name);
-	agent_groups_set_targets(o->groups, idx, n, true, NULL, 0);
+	agent_groups_set_targets(o->groups, mr->group, idx, n, true, NULL, 0);
 	*ret = (struct agent_ops_result){CONTROL_RESULT_IO_PENDING, mr->state, mr->state_seq, i};
 	return 0;
 }
@@ -791,7 +791,7 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 	}
 	if (!force && up) { /* dependents first: the group layer orders it */
 		log_info("Resource %s: offline requested; its dependents first.", mr->name);
-		agent_groups_set_targets(o->groups, idx, n, false, NULL, 0);
+		agent_groups_set_targets(o->groups, mr->group, idx, n, false, NULL, 0);
 		*ret = (struct agent_ops_result){CONTROL_RESULT_IO_PENDING, mr->state,
 						 mr->state_seq, i};
 		return 0;
@@ -805,7 +805,7 @@ int agent_ops_resource_offline(struct agent_ops *o, const char *name, uint32_t f
 	/* Dependents that are down stay down.  After the request: the group layer's pass
 	 * would otherwise take the resource offline itself, and the request find it pending. */
 	if (r >= 0 && n > 1)
-		agent_groups_set_targets(o->groups, idx + 1, n - 1, false, NULL, 0);
+		agent_groups_set_targets(o->groups, mr->group, idx + 1, n - 1, false, NULL, 0);
 	if (r < 0)
 		return ops_fail(err, CONTROL_ERROR_NOT_READY, "Resource '%s': hagentd is stopping.",
 				mr->name);
