@@ -4,6 +4,7 @@
  * properties, dependencies), ADDED events, and the periodic heartbeat.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,7 +25,8 @@ static int blob_make(struct shm_writer *w, const void *data, size_t len, struct 
 }
 
 int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
-			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE])
+			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE],
+			const char *name)
 {
 	struct shm_event e = {
 		.change = change,
@@ -35,6 +37,7 @@ int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, ui
 	};
 
 	memcpy(e.id, id, SHM_ID_SIZE);
+	snprintf(e.name, sizeof(e.name), "%s", name);
 	return shm_writer_event(w, &e);
 }
 
@@ -84,7 +87,7 @@ static int resource_put(struct shm_writer *w, const struct agent_model *m,
 	if (k < 0 || change == 0)
 		return k;
 	return agent_publish_event(w, change, r->slot, SHM_KIND_RESOURCE, r->state_seq, r->state,
-				   r->id);
+				   r->id, r->name);
 }
 
 static int group_put(struct shm_writer *w, const struct agent_model *m, const struct agent_group *g,
@@ -116,7 +119,7 @@ static int group_put(struct shm_writer *w, const struct agent_model *m, const st
 	if (k < 0 || change == 0)
 		return k;
 	return agent_publish_event(w, change, g->slot, SHM_KIND_GROUP, g->state_seq, g->state,
-				   g->id);
+				   g->id, g->name);
 }
 
 int agent_publish_all(struct shm_writer *w, const struct agent_model *m)
@@ -174,7 +177,7 @@ int agent_publish_resource_deleted(struct shm_writer *w, const struct agent_mode
 	if (k < 0)
 		return k;
 	return agent_publish_event(w, AGENT_CHANGE_RESOURCE_DELETED, r->slot, SHM_KIND_RESOURCE,
-				   r->state_seq, r->state, r->id);
+				   r->state_seq, r->state, r->id, r->name);
 }
 
 int agent_publish_group_deleted(struct shm_writer *w, const struct agent_model *m, size_t i)
@@ -185,7 +188,7 @@ int agent_publish_group_deleted(struct shm_writer *w, const struct agent_model *
 	if (k < 0)
 		return k;
 	return agent_publish_event(w, AGENT_CHANGE_GROUP_DELETED, g->slot, SHM_KIND_GROUP,
-				   g->state_seq, g->state, g->id);
+				   g->state_seq, g->state, g->id, g->name);
 }
 
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata)

@@ -49,7 +49,8 @@ int agent_publish_group_deleted(struct shm_writer *w, const struct agent_model *
 
 /* Inside an open transaction: one event (kind: SHM_KIND_RESOURCE or SHM_KIND_GROUP). */
 int agent_publish_event(struct shm_writer *w, uint32_t change, uint32_t slot, uint32_t kind,
-			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE]);
+			uint32_t state_seq, int32_t state, const uint8_t id[SHM_ID_SIZE],
+			const char *name);
 
 /*
  * Stores the heartbeat now and then every AGENT_HEARTBEAT_USEC

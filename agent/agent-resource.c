@@ -669,7 +669,7 @@ static int group_update(struct agent_resources *rs, size_t gi, uint32_t change, 
 		k = agent_publish_group(rs->writer, model, gi, AGENT_CHANGE_GROUP_STATE);
 		if (k >= 0 && change)
 			k = agent_publish_event(rs->writer, change, g->slot, SHM_KIND_GROUP,
-						g->state_seq, g->state, g->id);
+						g->state_seq, g->state, g->id, g->name);
 	} else if (change || force)
 		k = agent_publish_group(rs->writer, model, gi, change);
 	return k;
@@ -781,7 +781,7 @@ static int publish_resource(struct agent_res *r, uint32_t change)
 	for (size_t i = 0; rs->txn_open && k >= 0 && i < r->n_published; i++)
 		k = agent_publish_event(rs->writer, AGENT_CHANGE_RESOURCE_STATE, mr->slot,
 					SHM_KIND_RESOURCE, r->published[i].seq,
-					r->published[i].state, mr->id);
+					r->published[i].state, mr->id, mr->name);
 	agent_resources_group_changed(rs, mr->group, 0, false);
 	return k;
 }

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC	UINT64_C(0x31474553544e4741) /* "AGNTSEG1" little endian */
-#define SHM_ABI_VERSION 1u
+#define SHM_ABI_VERSION 2u
 #define SHM_CACHELINE	64u
 #define SHM_VERSIONS	4u	   /* versions kept per record (multi-version latch) */
 #define SHM_NAME_MAX	64u	   /* bytes, including the terminating NUL */
@@ -140,9 +140,10 @@ struct shm_event {
 	uint32_t reserved;
 	uint64_t txn; /* transaction that produced it */
 	uint8_t id[SHM_ID_SIZE];
-	uint64_t time_ns; /* CLOCK_REALTIME */
+	uint64_t time_ns;	      /* CLOCK_REALTIME */
+	char name[SHM_NAME_MAX];      /* the object's name when the event was made */
 };
-_Static_assert(sizeof(struct shm_event) == 64, "ABI");
+_Static_assert(sizeof(struct shm_event) == 128, "ABI");
 
 struct shm_header {
 	/* Immutable after creation: written before any fd leaves the writer. */
@@ -172,7 +173,12 @@ struct shm_header {
 	_Atomic uint32_t grp_high; /* group slots [max_resources, max_resources + grp_high) */
 	alignas(SHM_CACHELINE) _Atomic uint64_t commit;	      /* last fully published txn */
 	alignas(SHM_CACHELINE) _Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC */
-	alignas(SHM_CACHELINE) _Atomic uint64_t event_head;   /* next event log position */
+	/*
+	 * Next event log position, stored after commit (so a reader that sees an
+	 * event also sees the records of its transaction).  Its low 32 bits are
+	 * the futex word event watchers sleep on (shm_event_head_word()).
+	 */
+	alignas(SHM_CACHELINE) _Atomic uint64_t event_head;
 };
 _Static_assert(offsetof(struct shm_header, superseded) == 128, "ABI");
 _Static_assert(offsetof(struct shm_header, commit) == 192, "ABI");
@@ -181,3 +187,14 @@ _Static_assert(offsetof(struct shm_header, event_head) == 320, "ABI");
 _Static_assert(sizeof(struct shm_header) == 384, "ABI");
 
 #define SHM_HEADER_AREA 4096u /* the header owns page 0 */
+
+/* The futex word inside event_head: its low 32 bits, wherever they lie. */
+static inline const uint32_t *shm_event_head_word(const struct shm_header *h)
+{
+	const uint32_t *w = (const uint32_t *) (const void *) &h->event_head;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return w + 1;
+#else
+	return w;
+#endif
+}

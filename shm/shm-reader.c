@@ -685,5 +685,7 @@ _public_ int hagent_shm_read_event(hagent_shm *s, uint64_t pos, struct hagent_ev
 		.time_ns = copy.time_ns,
 	};
 	memcpy(ret->id, copy.id, sizeof(ret->id));
+	memcpy(ret->name, copy.name, sizeof(ret->name));
+	ret->name[sizeof(ret->name) - 1] = '\0';
 	return 0;
 }

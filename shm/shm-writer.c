@@ -306,6 +306,8 @@ int shm_writer_event(struct shm_writer *w, const struct shm_event *e)
 	slot->txn = w->txn;
 	memcpy(slot->id, e->id, sizeof(slot->id));
 	slot->time_ns = e->time_ns ? e->time_ns : now_ns(CLOCK_REALTIME);
+	memcpy(slot->name, e->name, sizeof(slot->name));
+	slot->name[sizeof(slot->name) - 1] = '\0';
 	/* Pairs with the acquire load in hagent_shm_read_event(). */
 	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
 	w->event_pos = pos + 1;
@@ -316,9 +318,10 @@ int shm_writer_commit(struct shm_writer *w)
 {
 	if (w->txn == 0)
 		return -ENOTCONN;
-	atomic_store_explicit(&w->hdr->event_head, w->event_pos, memory_order_release);
 	/* Pairs with the acquire load of commit that starts every consistent read. */
 	atomic_store_explicit(&w->hdr->commit, w->txn, memory_order_release);
+	/* After commit: whoever sees an event can read its transaction's records. */
+	atomic_store_explicit(&w->hdr->event_head, w->event_pos, memory_order_release);
 	w->txn = 0;
 	return 0;
 }

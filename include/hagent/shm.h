@@ -151,6 +151,7 @@ struct hagent_event {
 	uint64_t txn;
 	uint8_t id[HAGENT_ID_SIZE];
 	uint64_t time_ns;
+	char name[HAGENT_NAME_MAX]; /* the object's name when the event was made */
 };
 
 /*
@@ -209,6 +210,108 @@ int hagent_shm_read_blob(hagent_shm *s, const struct hagent_shm_blob *ref, void 
  * -ESTALE: overwritten, the caller fell behind and must re-read state.
  */
 int hagent_shm_read_event(hagent_shm *s, uint64_t pos, struct hagent_event *ret);
+
+/*
+ * Notification ports (semantics.md §7; the seeds' ApiCreateNotify,
+ * ApiAddNotifyGroup/Resource, ApiReAddNotify*, ApiGetNotify,
+ * ApiUnblockGetNotifyCall, ApiCloseNotify).
+ *
+ * The agent appends every change once to the segment's event log; a port
+ * reads the log itself and keeps what its registrations ask for, so watchers
+ * cost the agent nothing.  A port is named by a handle, like a file
+ * descriptor: a closed or made-up handle gives -EBADF, never a crash.  Every
+ * function may be called from any thread; in particular
+ * hagent_notify_unblock() and hagent_notify_close() release a
+ * hagent_notify_get() blocked in another thread.
+ */
+
+/* CLUSTER_CHANGE bits (semantics.md §7.2). */
+#define HAGENT_CHANGE_RESOURCE_STATE	0x00000100u
+#define HAGENT_CHANGE_RESOURCE_DELETED	0x00000200u
+#define HAGENT_CHANGE_RESOURCE_ADDED	0x00000400u
+#define HAGENT_CHANGE_RESOURCE_PROPERTY 0x00000800u
+#define HAGENT_CHANGE_GROUP_STATE	0x00001000u
+#define HAGENT_CHANGE_GROUP_DELETED	0x00002000u
+#define HAGENT_CHANGE_GROUP_ADDED	0x00004000u
+#define HAGENT_CHANGE_GROUP_PROPERTY	0x00008000u
+#define HAGENT_CHANGE_RECONNECT		0x00080000u /* CLUSTER_RECONNECT: events were lost */
+#define HAGENT_CHANGE_RESOURCE_ALL	0x00000f00u
+#define HAGENT_CHANGE_GROUP_ALL		0x0000f000u
+
+typedef uint64_t hagent_notify_t; /* a port handle; 0 is never one */
+
+struct hagent_notification {
+	uint32_t change; /* one HAGENT_CHANGE_* bit */
+	uint32_t kind;	 /* 1 resource, 2 group; 0 for RECONNECT */
+	uint64_t key;	 /* the notify key of the registration that matched; 0 for RECONNECT */
+	uint8_t id[HAGENT_ID_SIZE];
+	char name[HAGENT_NAME_MAX]; /* the object's name when the change happened */
+	int32_t state;		    /* the object's state after the change */
+	uint32_t state_seq;
+	uint64_t position; /* event log position; UINT64_MAX if made by a re-add or a reconnect */
+	uint64_t time_ns;  /* CLOCK_REALTIME of the change (of the re-add, for those) */
+};
+
+/*
+ * Creates a port on the segment of s.  The port holds its own reference to
+ * the mapping, so s may be unref'd while the port lives.  Nothing is queued
+ * until a registration is added (scenario 71).
+ */
+int hagent_notify_new(hagent_shm *s, hagent_notify_t *ret);
+
+/*
+ * Registers the object with this id (kind from the filter's bits) for the
+ * filter (an OR of HAGENT_CHANGE_RESOURCE_* or of HAGENT_CHANGE_GROUP_*, not
+ * both, not 0, nothing else: -EINVAL) and key; *ret_state_seq (may be NULL)
+ * gets the object's current state sequence.  Events from this moment on
+ * match it.  Adding the same object with the same key again replaces the
+ * filter.  -ENOENT: no such live object of that kind.
+ */
+int hagent_notify_add(hagent_notify_t port, const uint8_t id[HAGENT_ID_SIZE], uint32_t filter,
+		      uint64_t key, uint32_t *ret_state_seq);
+
+/*
+ * As hagent_notify_add(), for a client that last saw state sequence
+ * last_state_seq of this object (after a reconnect, or in a new process): if
+ * the object's sequence differs now, one *_STATE notification with its
+ * current state and sequence is queued (if the filter has the STATE bit),
+ * standing for every change missed (semantics.md §7.4).  -ENOENT: the object
+ * is gone (deleted).
+ */
+int hagent_notify_readd(hagent_notify_t port, const uint8_t id[HAGENT_ID_SIZE], uint32_t filter,
+			uint64_t key, uint32_t last_state_seq);
+
+/*
+ * Registers every object, present and future, for filter (any of the
+ * HAGENT_CHANGE_RESOURCE_* and HAGENT_CHANGE_GROUP_* bits; -EINVAL for 0 or
+ * other bits), with key: the seeds' ApiAddNotifyCluster.  Only one such
+ * registration per port: a second replaces the first.
+ */
+int hagent_notify_add_all(hagent_notify_t port, uint32_t filter, uint64_t key);
+
+/*
+ * The next notification, in the order the changes happened (one per
+ * matching registration and change).  Waits up to timeout_ms (-1: no limit,
+ * 0: do not wait).  -ETIMEDOUT: nothing came, nothing consumed;
+ * -ECANCELED: hagent_notify_unblock() was called meanwhile (the port is
+ * still valid); -EBADF: not a port, or closed (also while waiting).
+ * A port that fell more than the log's capacity behind delivers what it had
+ * queued, then one HAGENT_CHANGE_RECONNECT; the registrations stay, and
+ * re-adding each with its last seen sequence brings back the current states.
+ * Deleting an object delivers what was queued for it, then its *_DELETED
+ * (if in the filter), then drops the registrations bound to it.
+ */
+int hagent_notify_get(hagent_notify_t port, struct hagent_notification *ret, int timeout_ms);
+
+/* Releases every hagent_notify_get() waiting on the port now, with -ECANCELED.  -EBADF. */
+int hagent_notify_unblock(hagent_notify_t port);
+
+/*
+ * Closes the port: waiting gets return -EBADF, undelivered notifications are
+ * discarded, the handle is dead from now on (-EBADF).  -EBADF if it was not
+ * a port.
+ */
+int hagent_notify_close(hagent_notify_t port);
 
 static inline void hagent_shm_unrefp(hagent_shm **s)
 {
