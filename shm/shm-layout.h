@@ -93,8 +93,11 @@ struct shm_group_data {
 	struct shm_blob_ref members;		   /* uint32_t member resource slots */
 	struct shm_blob_ref properties;		   /* "key=value\0" list */
 	struct shm_blob_ref dependency_expression; /* expression text as stored */
+	struct shm_blob_ref provider_groups;	   /* uint32_t slots of the groups it names */
 };
-_Static_assert(sizeof(struct shm_group_data) == 80, "ABI");
+_Static_assert(sizeof(struct shm_group_data) == 96, "ABI");
+
+#define SHM_GRP_F_WAITING 0x1u /* persistently online, waiting for its provider groups */
 
 #define SHM_VERSION_SIZE   256u
 #define SHM_VERSION_HEADER 32u

@@ -319,6 +319,7 @@ static void group_from(const struct shm_version *v, uint32_t slot, struct hagent
 	blob_from(&d->members, slot, v->gen, &g->members);
 	blob_from(&d->properties, slot, v->gen, &g->properties);
 	blob_from(&d->dependency_expression, slot, v->gen, &g->dependency_expression);
+	blob_from(&d->provider_groups, slot, v->gen, &g->provider_groups);
 }
 
 /*

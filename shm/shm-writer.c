@@ -179,6 +179,7 @@ static unsigned version_blobs(uint32_t kind, const void *payload, struct shm_blo
 		ret[n++] = grp->members;
 		ret[n++] = grp->properties;
 		ret[n++] = grp->dependency_expression;
+		ret[n++] = grp->provider_groups;
 	}
 	return n;
 }
@@ -203,7 +204,7 @@ static int check_object(const struct shm_writer *w, uint32_t slot, const struct 
 /* Takes the new version's blob references first, so a failure changes nothing. */
 static int refs_take(struct shm_writer *w, const struct shm_object *o)
 {
-	struct shm_blob_ref refs[3];
+	struct shm_blob_ref refs[4];
 	unsigned n = version_blobs(o->kind, &o->u, refs);
 	int r;
 
@@ -223,7 +224,7 @@ static int refs_take(struct shm_writer *w, const struct shm_object *o)
 
 static void refs_drop(struct shm_writer *w, const struct shm_version *v)
 {
-	struct shm_blob_ref refs[3];
+	struct shm_blob_ref refs[4];
 	unsigned n = version_blobs(v->kind, &v->u, refs);
 
 	for (unsigned i = 0; i < n; i++)

@@ -101,8 +101,11 @@ struct hagent_group {
 	uint64_t state_change_ns;
 	struct hagent_shm_blob members;
 	struct hagent_shm_blob properties;
-	struct hagent_shm_blob dependency_expression;
+	struct hagent_shm_blob dependency_expression; /* text as stored: "[id] and [id]" */
+	struct hagent_shm_blob provider_groups;	      /* uint32_t slots of the groups it names */
 };
+
+#define HAGENT_GROUP_WAITING 0x1u /* persistently online, waiting for its provider groups */
 
 /* The whole table at one commit; free with hagent_shm_table_free(). */
 struct hagent_shm_table {
