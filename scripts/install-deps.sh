@@ -13,6 +13,9 @@ PACKAGES=(
   liburcu-dev
   libsystemd-dev
   libsqlite3-dev
+  # tests/fuzz/run-fuzz.sh: clang with libFuzzer (clang only recommends libclang-rt-14-dev)
+  clang
+  libclang-rt-14-dev
 )
 
 is_installed() {
