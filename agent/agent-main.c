@@ -354,6 +354,10 @@ static int agent_start(struct agent *a)
 	r = shm_writer_new(&p, &a->writer);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the state segment: %m");
+	/* Event watchers sleep on the segment; one thread wakes them, so commits stay cheap. */
+	r = shm_writer_start_waker(a->writer);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start the event waker: %m");
 	/* Listen first: a second agent on this runtime dir stops before touching anything. */
 	r = agent_socket_new(a->event, arg_runtime_dir, shm_writer_fd(a->writer), &a->socket);
 	if (r == -EADDRINUSE)

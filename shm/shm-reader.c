@@ -28,7 +28,18 @@
 #define READ_RESTARTS_MAX 64
 #define MEMBERS_ON_STACK  256
 
+/*
+ * The mapping, shared by a handle and the handles cloned from it (a
+ * notification port keeps its own): unmapped when the last one goes.
+ */
+struct shm_mapping {
+	_Atomic unsigned refs;
+	size_t size;
+	const uint8_t *base;
+};
+
 struct hagent_shm {
+	struct shm_mapping *map;
 	size_t size;
 	const uint8_t *base;
 	struct shm_header h;	       /* validated copy of the immutable header fields */
@@ -101,7 +112,11 @@ _public_ int hagent_shm_open_fd(int fd, hagent_shm **ret)
 		return -errno;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (s)
+		s->map = calloc(1, sizeof(*s->map));
+	if (!s || !s->map) {
+		if (s)
+			free(s->map);
 		(void) munmap(map, size);
 		return -ENOMEM;
 	}
@@ -109,9 +124,11 @@ _public_ int hagent_shm_open_fd(int fd, hagent_shm **ret)
 	memcpy(&s->h, map, sizeof(s->h));
 	r = header_check(&s->h, size);
 	if (r < 0) {
+		free(s->map);
 		(void) munmap(map, size);
 		return r;
 	}
+	*s->map = (struct shm_mapping){.refs = 1, .size = size, .base = map};
 	s->size = size;
 	s->base = map;
 	s->live = map;
@@ -147,9 +164,42 @@ _public_ hagent_shm *hagent_shm_unref(hagent_shm *s)
 {
 	if (!s)
 		return NULL;
-	(void) munmap((void *) s->base, s->size);
+	/* acq_rel: the last one out sees every other user's reads finished. */
+	if (atomic_fetch_sub_explicit(&s->map->refs, 1, memory_order_acq_rel) == 1) {
+		(void) munmap((void *) s->map->base, s->map->size);
+		free(s->map);
+	}
 	free(s);
 	return NULL;
+}
+
+int shm_reader_clone(hagent_shm *s, hagent_shm **ret)
+{
+	hagent_shm *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = *s;
+	c->stats = (struct hagent_shm_stats){};
+	atomic_fetch_add_explicit(&s->map->refs, 1, memory_order_relaxed);
+	*ret = c;
+	return 0;
+}
+
+uint64_t shm_reader_event_head(const hagent_shm *s)
+{
+	/* Pairs with the release store of event_head in shm_writer_commit(). */
+	return atomic_load_explicit(&s->live->event_head, memory_order_acquire);
+}
+
+const uint32_t *shm_reader_event_head_word(const hagent_shm *s)
+{
+	return shm_event_head_word(s->live);
+}
+
+uint32_t shm_reader_event_capacity(const hagent_shm *s)
+{
+	return s->h.event_capacity;
 }
 
 _public_ const char *hagent_shm_strerror(int r)
@@ -689,4 +739,85 @@ _public_ int hagent_shm_read_event(hagent_shm *s, uint64_t pos, struct hagent_ev
 	memcpy(ret->name, copy.name, sizeof(ret->name));
 	ret->name[sizeof(ret->name) - 1] = '\0';
 	return 0;
+}
+
+/*
+ * Cheap, unvalidated look at a slot: may any version of it hold this id?
+ * Only a filter in front of the validated read (a torn id costs a miss on
+ * a slot being rewritten, and record_at() decides); an object lives in one
+ * slot for its whole life and every version of it there carries its id, so
+ * at least one complete version shows it while the writer rewrites another.
+ */
+static bool slot_may_hold(const hagent_shm *s, uint32_t slot, const uint8_t id[SHM_ID_SIZE])
+{
+	const struct shm_record *rec = &s->records[slot];
+
+	for (unsigned i = 0; i < SHM_VERSIONS; i++)
+		if (memcmp((const void *) rec->v[i].id, id, SHM_ID_SIZE) == 0)
+			return true;
+	return false;
+}
+
+/* 0: the live object id at slot at T; -ENOENT: not there; -EAGAIN: restart. */
+static int id_at(hagent_shm *s, uint32_t slot, unsigned kind, const uint8_t id[SHM_ID_SIZE],
+		 uint64_t T, struct shm_reader_object *ret)
+{
+	struct shm_version v;
+	int r;
+
+	if (!slot_may_hold(s, slot, id))
+		return -ENOENT;
+	r = record_at(s, slot, T, &v);
+	if (r < 0)
+		return r;
+	if (v.kind != kind || memcmp(v.id, id, SHM_ID_SIZE) != 0)
+		return -ENOENT;
+	*ret = (struct shm_reader_object){
+		.slot = slot,
+		.kind = v.kind,
+		.txn = T,
+	};
+	if (kind == SHM_KIND_RESOURCE) {
+		ret->state = v.u.res.state;
+		ret->state_seq = v.u.res.state_seq;
+	} else {
+		ret->state = v.u.grp.state;
+		ret->state_seq = v.u.grp.state_seq;
+	}
+	memcpy(ret->name, v.name, sizeof(ret->name) - 1);
+	ret->name[sizeof(ret->name) - 1] = '\0';
+	return 0;
+}
+
+int shm_reader_find_id(hagent_shm *s, unsigned kind, const uint8_t id[SHM_ID_SIZE], uint32_t hint,
+		       struct shm_reader_object *ret)
+{
+	uint32_t first, high;
+	unsigned attempt = 0;
+	uint64_t T;
+	int r;
+
+	if (kind == SHM_KIND_RESOURCE) {
+		first = 0;
+		high = high_mark(&s->live->res_high, s->h.max_resources);
+	} else if (kind == SHM_KIND_GROUP) {
+		first = s->h.max_resources;
+		high = high_mark(&s->live->grp_high, s->h.max_groups);
+	} else
+		return -EINVAL;
+restart:
+	T = read_begin(s);
+	/* The slot it was in last time first: objects never move while they live. */
+	r = hint >= first && hint - first < high ? id_at(s, hint, kind, id, T, ret) : -ENOENT;
+	for (uint32_t i = 0; r == -ENOENT && i < high; i++)
+		if (first + i != hint)
+			r = id_at(s, first + i, kind, id, T, ret);
+	if (r == -EAGAIN) {
+		if (!read_retry(s, &attempt))
+			return -EBUSY;
+		goto restart;
+	}
+	if (r == 0)
+		s->stats.reads++;
+	return r;
 }

@@ -6,6 +6,7 @@
 
 #include "memfd-util.h"
 #include "shm-blob-heap.h"
+#include "shm-waker.h"
 #include "shm-writer.h"
 #include "time-util.h"
 
@@ -20,6 +21,7 @@ struct shm_writer {
 	uint64_t txn;	    /* open transaction, 0 if none */
 	uint64_t event_pos; /* next event position (published at commit) */
 	uint32_t res_high, grp_high;
+	struct shm_waker *waker; /* NULL: commit wakes the watchers itself */
 };
 
 void shm_params_default(struct shm_params *ret)
@@ -126,6 +128,8 @@ struct shm_writer *shm_writer_free(struct shm_writer *w)
 {
 	if (!w)
 		return NULL;
+	/* Before the unmap: the thread reads event_head. */
+	w->waker = shm_waker_stop(w->waker);
 	blob_heap_done(&w->heap);
 	if (w->base)
 		(void) munmap(w->base, w->size);
@@ -317,14 +321,30 @@ int shm_writer_event(struct shm_writer *w, const struct shm_event *e)
 
 int shm_writer_commit(struct shm_writer *w)
 {
+	uint64_t old_head;
+
 	if (w->txn == 0)
 		return -ENOTCONN;
+	old_head = atomic_load_explicit(&w->hdr->event_head, memory_order_relaxed);
 	/* Pairs with the acquire load of commit that starts every consistent read. */
 	atomic_store_explicit(&w->hdr->commit, w->txn, memory_order_release);
 	/* After commit: whoever sees an event can read its transaction's records. */
 	atomic_store_explicit(&w->hdr->event_head, w->event_pos, memory_order_release);
 	w->txn = 0;
+	if (w->event_pos != old_head) {
+		if (w->waker)
+			shm_waker_kick(w->waker);
+		else
+			shm_wake_watchers(w->hdr);
+	}
 	return 0;
+}
+
+int shm_writer_start_waker(struct shm_writer *w)
+{
+	if (w->waker)
+		return -EALREADY;
+	return shm_waker_start(w->hdr, &w->waker);
 }
 
 int shm_writer_blob_new(struct shm_writer *w, const void *data, uint32_t len,

@@ -62,8 +62,19 @@ int shm_writer_put(struct shm_writer *w, uint32_t slot, const struct shm_object 
 /* Appends an event, made visible to readers by the commit. */
 int shm_writer_event(struct shm_writer *w, const struct shm_event *e);
 
-/* Publishes the transaction: one release store of the commit stamp. */
+/*
+ * Publishes the transaction: one release store of the commit stamp, then
+ * the event head.  If the transaction appended events, the watchers are
+ * woken: by the waker thread when one runs (at most one private FUTEX_WAKE
+ * here, none while it is awake), else by one shared FUTEX_WAKE here.
+ */
 int shm_writer_commit(struct shm_writer *w);
+
+/*
+ * Starts the thread that wakes event watchers for this writer
+ * (shm-waker.h); shm_writer_free() stops it.  -EALREADY if running.
+ */
+int shm_writer_start_waker(struct shm_writer *w);
 
 /*
  * Copies len bytes into a new immutable blob; *ret holds one reference,
