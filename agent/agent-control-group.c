@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The control API's methods on groups and resource dependencies: unpack the
- * arguments, check the access, call agent-ops.
+ * The control API's methods on groups, resource dependencies, group
+ * dependency expressions and renames: unpack the arguments, check the
+ * access, call agent-ops.
  */
 #include <stdlib.h>
 
@@ -92,4 +93,48 @@ int control_method_set_group_properties(sd_bus_message *m, void *userdata, sd_bu
 	if (r < 0)
 		return r;
 	return sd_bus_reply_method_return(m, NULL);
+}
+
+int control_method_set_group_deps(sd_bus_message *m, void *userdata, sd_bus_error *err)
+{
+	struct control_conn *c = userdata;
+	_cleanup_free_ char *stored = NULL;
+	const char *name, *expr;
+	int r;
+
+	r = control_check_access(c, err);
+	if (r >= 0)
+		r = sd_bus_message_read(m, "ss", &name, &expr);
+	if (r >= 0)
+		r = agent_ops_group_set_deps(control_ops(c), name, expr, &stored, err);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, "s", stored);
+}
+
+static int rename_object(sd_bus_message *m, void *userdata, sd_bus_error *err, bool group)
+{
+	struct control_conn *c = userdata;
+	const char *name, *new_name;
+	int r;
+
+	r = control_check_access(c, err);
+	if (r >= 0)
+		r = sd_bus_message_read(m, "ss", &name, &new_name);
+	if (r >= 0)
+		r = group ? agent_ops_group_rename(control_ops(c), name, new_name, err)
+			  : agent_ops_resource_rename(control_ops(c), name, new_name, err);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+int control_method_rename_group(sd_bus_message *m, void *userdata, sd_bus_error *err)
+{
+	return rename_object(m, userdata, err, true);
+}
+
+int control_method_rename_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
+{
+	return rename_object(m, userdata, err, false);
 }

@@ -44,3 +44,6 @@ int control_method_remove_dependency(sd_bus_message *m, void *userdata, sd_bus_e
 int control_method_online_group(sd_bus_message *m, void *userdata, sd_bus_error *err);
 int control_method_offline_group(sd_bus_message *m, void *userdata, sd_bus_error *err);
 int control_method_set_group_properties(sd_bus_message *m, void *userdata, sd_bus_error *err);
+int control_method_set_group_deps(sd_bus_message *m, void *userdata, sd_bus_error *err);
+int control_method_rename_group(sd_bus_message *m, void *userdata, sd_bus_error *err);
+int control_method_rename_resource(sd_bus_message *m, void *userdata, sd_bus_error *err);

@@ -437,6 +437,15 @@ static const sd_bus_vtable control_vtable[] = {
 	SD_BUS_METHOD_WITH_ARGS("SetGroupProperties", SD_BUS_ARGS("s", name, "a(ss)", properties),
 				SD_BUS_NO_RESULT, control_method_set_group_properties,
 				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("SetGroupDependencyExpression",
+				SD_BUS_ARGS("s", name, "s", expression), SD_BUS_RESULT("s", stored),
+				control_method_set_group_deps, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("RenameGroup", SD_BUS_ARGS("s", name, "s", new_name),
+				SD_BUS_NO_RESULT, control_method_rename_group,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("RenameResource", SD_BUS_ARGS("s", name, "s", new_name),
+				SD_BUS_NO_RESULT, control_method_rename_resource,
+				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };
 

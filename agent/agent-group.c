@@ -21,6 +21,11 @@ enum { DOOMED_UNKNOWN, DOOMED_NO, DOOMED_YES };
 
 struct grp {
 	bool restarting; /* a group restart takes every member down before it starts them again */
+	bool seen;	 /* last_state holds something */
+	int32_t last_state; /* derived state at the last pass: a change concerns other groups */
+	/* Scratch of one pass: */
+	bool providers_ready; /* every provider group is Online and meant to stay so */
+	bool dependents_up;   /* a group depending on this one has a member up */
 	struct failover_policy failovers;
 };
 
@@ -189,6 +194,77 @@ int agent_groups_closure(const struct agent_groups *gs, size_t i, bool providers
 	return 0;
 }
 
+/* ---- group dependencies (semantics.md §6.6) ---- */
+
+/* Every group gi names in its dependency expression is Online and meant to stay so. */
+static bool group_providers_ready(const struct agent_groups *gs, size_t gi)
+{
+	const struct agent_model *m = gs->model;
+	const struct agent_group *g = &m->groups[gi];
+
+	for (size_t k = 0; k < g->n_providers; k++) {
+		const struct agent_group *p = &m->groups[g->providers[k]];
+
+		if (!p->used)
+			continue;
+		if (p->persistent_state != CONFIG_TARGET_ONLINE ||
+		    agent_group_derive_state(m, p) != HAGENT_GROUP_ONLINE)
+			return false;
+	}
+	return true;
+}
+
+/* A group whose expression names gi has a member Online or pending: it stops first. */
+static bool group_dependents_up(const struct agent_groups *gs, size_t gi)
+{
+	const struct agent_model *m = gs->model;
+
+	for (size_t d = 0; d < m->n_groups; d++) {
+		const struct agent_group *g = &m->groups[d];
+
+		if (!g->used || !agent_model_group_depends_on(m, d, gi))
+			continue;
+		for (size_t j = 0; j < g->n_members; j++)
+			if (!m->resources[g->members[j]].removing &&
+			    is_up(fsm_state(gs, g->members[j])))
+				return true;
+	}
+	return false;
+}
+
+/* Group gi's derived state changed: its provider and dependent groups get a pass. */
+static void group_neighbours_mark(struct agent_groups *gs, size_t gi)
+{
+	const struct agent_model *m = gs->model;
+	const struct agent_group *g = &m->groups[gi];
+
+	for (size_t k = 0; k < g->n_providers; k++)
+		if (m->groups[g->providers[k]].used)
+			agent_resources_group_changed(gs->rs, g->providers[k], 0, false);
+	for (size_t d = 0; d < m->n_groups; d++)
+		if (m->groups[d].used && agent_model_group_depends_on(m, d, gi))
+			agent_resources_group_changed(gs->rs, d, 0, false);
+}
+
+/* Persistently online with a member that would start but for its provider groups. */
+static bool group_waiting(const struct agent_groups *gs, size_t gi)
+{
+	const struct agent_group *g = &gs->model->groups[gi];
+
+	if (gs->grps[gi].providers_ready || g->persistent_state != CONFIG_TARGET_ONLINE)
+		return false;
+	for (size_t j = 0; j < g->n_members; j++) {
+		size_t i = g->members[j];
+		int32_t state = fsm_state(gs, i);
+
+		if (wants_online(gs, i) &&
+		    (state == HAGENT_RESOURCE_OFFLINE ||
+		     (state == HAGENT_RESOURCE_FAILED && gs->kick[i])))
+			return true;
+	}
+	return false;
+}
+
 /* ---- the pass ---- */
 
 /* Marks, for this pass, each member that has a dependent up. */
@@ -229,13 +305,16 @@ static void request(struct agent_groups *gs, size_t i, enum res_event_kind kind,
 static void member_step(struct agent_groups *gs, size_t i)
 {
 	const struct agent_resource *r = &gs->model->resources[i];
-	bool restarting = gs->grps[r->group].restarting;
+	const struct grp *gr = &gs->grps[r->group];
+	bool restarting = gr->restarting;
 	bool want = wants_online(gs, i);
 
 	switch (fsm_state(gs, i)) {
 	case HAGENT_RESOURCE_ONLINE:
 		if ((want && !doomed(gs, i)) || gs->up_dependent[i])
 			return; /* fine as it is, or its dependents go first */
+		if (r->persistent_state != CONFIG_TARGET_ONLINE && gr->dependents_up)
+			return; /* an offline waits for the groups depending on this one */
 		/* A provider gone, or a restart: down, but the persistent state stays online. */
 		request(gs, i, RES_EV_REQ_OFFLINE, r->persistent_state == CONFIG_TARGET_ONLINE);
 		return;
@@ -245,12 +324,14 @@ static void member_step(struct agent_groups *gs, size_t i)
 			request(gs, i, RES_EV_REQ_TERMINATE, true);
 		return;
 	case HAGENT_RESOURCE_OFFLINE:
-		if (want && providers_ready(gs, i))
+		if (want && gr->providers_ready && providers_ready(gs, i))
 			request(gs, i, RES_EV_REQ_ONLINE, false);
 		return;
 	case HAGENT_RESOURCE_FAILED:
 		if (!want || !providers_ready(gs, i))
 			return;
+		if (gs->kick[i] && !gr->providers_ready)
+			return; /* the operator's online waits for the provider groups too */
 		if (gs->kick[i]) {
 			gs->kick[i] = false;
 			request(gs, i, RES_EV_REQ_ONLINE, false);
@@ -287,8 +368,18 @@ static void reconcile(void *userdata, size_t gi)
 	struct agent_group *g = &gs->model->groups[gi];
 	struct grp *gr = &gs->grps[gi];
 
+	int32_t state = agent_group_derive_state(gs->model, g);
+	bool waiting;
+
+	if (!gr->seen || state != gr->last_state) {
+		gr->seen = true;
+		gr->last_state = state;
+		group_neighbours_mark(gs, gi);
+	}
 	if (gr->restarting)
 		restart_finish(gs, g, gr);
+	gr->providers_ready = group_providers_ready(gs, gi);
+	gr->dependents_up = group_dependents_up(gs, gi);
 	mark_up_dependents(gs, g);
 	doomed_forget(gs, g);
 	/* Requests change members' states as we go; the agent runs another pass after any. */
@@ -297,6 +388,13 @@ static void reconcile(void *userdata, size_t gi)
 
 		if (!gs->model->resources[i].removing && agent_resources_fsm(gs->rs, i))
 			member_step(gs, i);
+	}
+	waiting = group_waiting(gs, gi);
+	if (waiting != g->waiting) {
+		g->waiting = waiting;
+		if (waiting)
+			log_info("Group %s: waiting for its provider groups to be online.", g->name);
+		agent_resources_group_changed(gs->rs, gi, 0, true); /* the record's flag */
 	}
 }
 
@@ -384,6 +482,38 @@ void agent_groups_props_changed(struct agent_groups *gs, size_t gi)
 	g->failover_count = failover_policy_count(&gs->grps[gi].failovers, &g->common, mono_ns());
 	agent_resources_group_changed(gs->rs, gi, AGENT_CHANGE_GROUP_PROPERTY, true);
 	agent_resources_end(gs->rs);
+}
+
+void agent_groups_group_deps_changed(struct agent_groups *gs, size_t gi)
+{
+	agent_resources_begin(gs->rs);
+	agent_resources_group_changed(gs->rs, gi, AGENT_CHANGE_GROUP_PROPERTY, true);
+	agent_resources_end(gs->rs);
+}
+
+int agent_groups_dependents_closure(const struct agent_groups *gs, size_t gi, size_t **ret,
+				    size_t *ret_n)
+{
+	const struct agent_model *m = gs->model;
+	_cleanup_free_ bool *seen = calloc(m->n_groups ?: 1, sizeof(bool));
+	_cleanup_free_ size_t *out = calloc(m->n_groups ?: 1, sizeof(size_t));
+	size_t n = 0;
+
+	if (!seen || !out)
+		return -ENOMEM;
+	seen[gi] = true;
+	out[n++] = gi;
+	/* Breadth first: out[] is its own queue; each group enters it once. */
+	for (size_t q = 0; q < n; q++)
+		for (size_t d = 0; d < m->n_groups; d++)
+			if (m->groups[d].used && !seen[d] &&
+			    agent_model_group_depends_on(m, d, out[q])) {
+				seen[d] = true;
+				out[n++] = d;
+			}
+	*ret = TAKE_PTR(out);
+	*ret_n = n;
+	return 0;
 }
 
 void agent_groups_removed(struct agent_groups *gs, size_t gi)

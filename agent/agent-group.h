@@ -20,6 +20,13 @@
  *     persistent state kept (a system request), so that it follows its
  *     provider back online; a restart or retry of a member whose providers
  *     are down waits for them (the may_restart hook);
+ *   - group dependency expressions (semantics.md §6.6) order whole groups:
+ *     a member starts only once every provider group is Online and meant to
+ *     stay so (meanwhile the group shows the WAITING flag), and a member
+ *     going offline waits while a group depending on its group has a member
+ *     up; a provider group that fails does nothing to its dependents (only
+ *     starts are ordered, and OfflineGroup takes the dependents down first:
+ *     agent-ops);
  *   - a failure escalated by RestartAction 2 restarts the whole group, as a
  *     failover to the same node: every member down, dependents first, then
  *     online again, providers first, each from a fresh restart window; the
@@ -72,6 +79,14 @@ int agent_groups_closure(const struct agent_groups *gs, size_t i, bool providers
 
 /* Group gi's properties changed (FailoverThreshold...): the record, with GROUP_PROPERTY. */
 void agent_groups_props_changed(struct agent_groups *gs, size_t gi);
+/* Group gi's dependency expression changed: the record (GROUP_PROPERTY), and a pass. */
+void agent_groups_group_deps_changed(struct agent_groups *gs, size_t gi);
+/*
+ * Group gi and every group that depends on it, directly or not (gi first,
+ * then by distance): *ret (malloc'd) and *ret_n.
+ */
+int agent_groups_dependents_closure(const struct agent_groups *gs, size_t gi, size_t **ret,
+				    size_t *ret_n);
 /* Group gi was removed: its counters go. */
 void agent_groups_removed(struct agent_groups *gs, size_t gi);
 /* The resource dependencies of group gi changed: a pass, and the records of dependent d. */

@@ -112,6 +112,17 @@ static ssize_t index_take(size_t *free_list, size_t *n_free, size_t *n, size_t m
 	return (ssize_t) (*n)++;
 }
 
+void agent_model_id_hex(const uint8_t id[SHM_ID_SIZE], char ret[SHM_ID_SIZE * 2 + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < SHM_ID_SIZE; i++) {
+		ret[2 * i] = hex[id[i] >> 4];
+		ret[2 * i + 1] = hex[id[i] & 0xf];
+	}
+	ret[SHM_ID_SIZE * 2] = '\0';
+}
+
 ssize_t agent_model_group_find(const struct agent_model *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_groups; i++)
@@ -202,6 +213,42 @@ int agent_model_group_add(struct agent_model *m, const struct shm_writer *w,
 	return 0;
 }
 
+int agent_model_group_set_deps(struct agent_model *m, size_t gi, const char *expr,
+			       const size_t *providers, size_t n)
+{
+	struct agent_group *g = &m->groups[gi];
+	_cleanup_free_ size_t *p = NULL;
+	_cleanup_free_ char *e = NULL;
+
+	if (n > 0) {
+		p = calloc(n, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, providers, n * sizeof(*p));
+	}
+	if (expr && expr[0]) {
+		e = strdup(expr);
+		if (!e)
+			return -ENOMEM;
+	}
+	free(g->providers);
+	free(g->dep_expr);
+	g->providers = TAKE_PTR(p);
+	g->n_providers = n;
+	g->dep_expr = TAKE_PTR(e);
+	return 0;
+}
+
+bool agent_model_group_depends_on(const struct agent_model *m, size_t gi, size_t p)
+{
+	const struct agent_group *g = &m->groups[gi];
+
+	for (size_t k = 0; k < g->n_providers; k++)
+		if (g->providers[k] == p)
+			return true;
+	return false;
+}
+
 void agent_model_group_remove(struct agent_model *m, size_t gi)
 {
 	struct agent_group *g = &m->groups[gi];
@@ -209,6 +256,8 @@ void agent_model_group_remove(struct agent_model *m, size_t gi)
 	assert(g->used && g->n_members == 0);
 	free(g->members);
 	free(g->props);
+	free(g->providers);
+	free(g->dep_expr);
 	*g = (struct agent_group){};
 	m->free_groups[m->n_free_groups++] = gi;
 	m->live_groups--;
@@ -348,6 +397,39 @@ static int deps_build(const struct config_snapshot *snap, struct agent_model *m)
 	return 0;
 }
 
+/* The group dependencies of snap, and each group's stored expression. */
+static int group_deps_build(const struct config_snapshot *snap, struct agent_model *m)
+{
+	for (size_t i = 0; i < snap->n_group_deps; i++) {
+		ssize_t d = group_by_hex(m, snap->group_deps[i].dependent_id);
+		ssize_t p = group_by_hex(m, snap->group_deps[i].provider_id);
+		struct agent_group *g;
+		size_t *n;
+
+		if (d < 0 || p < 0 || d == p)
+			return -EBADMSG;
+		g = &m->groups[d];
+		n = reallocarray(g->providers, g->n_providers + 1, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		n[g->n_providers++] = (size_t) p;
+		g->providers = n;
+	}
+	for (size_t i = 0; i < snap->n_groups; i++) {
+		ssize_t g = group_by_hex(m, snap->groups[i].id);
+		const char *e = snap->groups[i].dep_expr;
+
+		if (g < 0)
+			return -EBADMSG;
+		if (e && e[0]) {
+			m->groups[g].dep_expr = strdup(e);
+			if (!m->groups[g].dep_expr)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int agent_model_new(const struct config_snapshot *snap, const struct shm_writer *w,
 		    uint32_t max_resources, uint32_t max_groups, struct agent_model **ret)
 {
@@ -388,6 +470,8 @@ int agent_model_new(const struct config_snapshot *snap, const struct shm_writer 
 			return r;
 	}
 	r = deps_build(snap, m);
+	if (r >= 0)
+		r = group_deps_build(snap, m);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m->n_groups; i++)
@@ -407,6 +491,8 @@ struct agent_model *agent_model_free(struct agent_model *m)
 	for (size_t i = 0; i < m->n_groups; i++) {
 		free(m->groups[i].members);
 		free(m->groups[i].props);
+		free(m->groups[i].providers);
+		free(m->groups[i].dep_expr);
 	}
 	free(m->resources);
 	free(m->free_resources);

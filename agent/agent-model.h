@@ -70,6 +70,10 @@ struct agent_group {
 	char *props;		   /* as the segment shows them, "key=value\0" each */
 	uint32_t props_len;
 	uint32_t failover_count; /* failovers inside FailoverPeriod, as last counted */
+	size_t *providers; /* groups its dependency expression names (indexes), in order */
+	size_t n_providers;
+	char *dep_expr; /* the expression as stored ("[id] and [id]"), NULL: none */
+	bool waiting;	/* persistently online, waiting for a provider group (the group layer) */
 };
 
 struct agent_model {
@@ -94,6 +98,9 @@ int agent_model_new(const struct config_snapshot *snap, const struct shm_writer 
 		    uint32_t max_resources, uint32_t max_groups, struct agent_model **ret);
 struct agent_model *agent_model_free(struct agent_model *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_model *, agent_model_free);
+
+/* An object id as the configuration writes it: 32 lower-case hex characters. */
+void agent_model_id_hex(const uint8_t id[SHM_ID_SIZE], char ret[SHM_ID_SIZE * 2 + 1]);
 
 /* Index of the live object with this name (case-insensitive), or -ENOENT. */
 ssize_t agent_model_group_find(const struct agent_model *m, const char *name);
@@ -125,6 +132,15 @@ int agent_model_resource_set_props(struct agent_model *m, size_t i,
 
 /* New common properties for group g (valid ones). */
 int agent_model_group_set_props(struct agent_model *m, size_t g, const struct group_props *p);
+
+/*
+ * Group gi's dependency expression is now expr (stored form; NULL or "":
+ * none), naming groups providers[0..n).  -ENOMEM, and nothing changed.
+ */
+int agent_model_group_set_deps(struct agent_model *m, size_t gi, const char *expr,
+			       const size_t *providers, size_t n);
+/* True if group gi names group p in its dependency expression. */
+bool agent_model_group_depends_on(const struct agent_model *m, size_t gi, size_t p);
 
 /* Resource d depends on p now (both in one group), or no longer.  -ENOMEM; remove: -ENOENT. */
 int agent_model_dep_add(struct agent_model *m, size_t d, size_t p);

@@ -153,6 +153,33 @@ static int offline_failed(const struct agent_ops *o, size_t gi, sd_bus_error *er
 			g->name, failed);
 }
 
+/*
+ * The groups that depend on group gi, directly or not, go offline too, and
+ * first (the group layer holds gi's members while one of theirs is up): the
+ * reverse of the order they started in (semantics.md §6.6, issue 5).
+ */
+static int dependent_groups_offline(struct agent_ops *o, size_t gi, sd_bus_error *err)
+{
+	_cleanup_free_ size_t *deps = NULL;
+	size_t n = 0;
+	int r;
+
+	r = agent_groups_dependents_closure(o->groups, gi, &deps, &n);
+	if (r < 0)
+		return ops_fail(err, CONTROL_ERROR_FAILED, "Out of memory.");
+	for (size_t k = 1; k < n; k++) { /* deps[0] is gi itself */
+		bool was_online = o->model->groups[deps[k]].persistent_state == CONFIG_TARGET_ONLINE;
+
+		r = group_set_targets(o, deps[k], CONFIG_TARGET_OFFLINE, NULL, 0, err);
+		if (r < 0)
+			return r;
+		if (was_online)
+			log_info("Group %s: offline requested, because it depends on group %s.",
+				 o->model->groups[deps[k]].name, o->model->groups[gi].name);
+	}
+	return 0;
+}
+
 int agent_ops_group_offline(struct agent_ops *o, const char *name, uint32_t flags,
 			    const void *params, size_t params_len, struct agent_ops_result *ret,
 			    sd_bus_error *err)
@@ -187,6 +214,9 @@ int agent_ops_group_offline(struct agent_ops *o, const char *name, uint32_t flag
 		if (r < 0)
 			return r;
 	}
+	r = dependent_groups_offline(o, gi, err);
+	if (r < 0)
+		return r;
 	r = group_set_targets(o, gi, CONFIG_TARGET_OFFLINE, params_len > 0 ? params : NULL,
 			      params_len, err);
 	if (r < 0)

@@ -189,6 +189,33 @@ int agent_ops_group_add(struct agent_ops *o, const char *name, char ret_id[CONFI
 	return 0;
 }
 
+/* DependentsExist if another group's dependency expression names group g. */
+static int check_no_dependents(const struct agent_ops *o, size_t g, sd_bus_error *err)
+{
+	const struct agent_model *m = o->model;
+	char names[512] = "";
+	size_t n = 0, len = 0;
+
+	for (size_t i = 0; i < m->n_groups; i++) {
+		if (!m->groups[i].used || !agent_model_group_depends_on(m, i, g))
+			continue;
+		if (len < sizeof(names)) {
+			int k = snprintf(names + len, sizeof(names) - len, "%s'%s'", n ? ", " : "",
+					 m->groups[i].name);
+
+			len += k > 0 ? (size_t) k : 0;
+		}
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	return ops_fail(err, CONTROL_ERROR_DEPENDENTS_EXIST,
+			"Group '%s' cannot be removed: group%s %s depend%s on it; change %s "
+			"dependency expression%s first.",
+			m->groups[g].name, n == 1 ? "" : "s", names, n == 1 ? "s" : "",
+			n == 1 ? "its" : "their", n == 1 ? "" : "s");
+}
+
 int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *err)
 {
 	struct agent_group *grp;
@@ -215,8 +242,11 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 		return ops_fail(err, CONTROL_ERROR_NOT_EMPTY,
 				"Group '%s' still has %zu resource%s; remove them first.",
 				grp->name, grp->n_members, grp->n_members == 1 ? "" : "s");
+	r = check_no_dependents(o, g, err);
+	if (r < 0)
+		return r;
 	r = config_store_group_remove(o->store, grp->name);
-	if (r == -ENOTEMPTY || r == -ENOENT) /* the store and the model disagree */
+	if (r == -ENOTEMPTY || r == -ENOENT || r == -EADDRINUSE) /* the store and the model disagree */
 		return ops_fail(err, CONTROL_ERROR_FAILED,
 				"Group '%s': the configuration database does not match hagentd's "
 				"state (%s).",

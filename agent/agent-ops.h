@@ -97,3 +97,15 @@ int agent_ops_dep_add(struct agent_ops *o, const char *dependent, const char *pr
 		      sd_bus_error *err);
 int agent_ops_dep_remove(struct agent_ops *o, const char *dependent, const char *provider,
 			 sd_bus_error *err);
+
+/*
+ * SetGroupDependencyExpression (agent-ops-group-deps.c): *ret_stored
+ * (malloc'd) is the stored form, "[id] and [id]", "" when cleared.
+ */
+int agent_ops_group_set_deps(struct agent_ops *o, const char *name, const char *expr,
+			     char **ret_stored, sd_bus_error *err);
+/* RenameGroup, RenameResource: the id stays, and with it what refers to the object. */
+int agent_ops_group_rename(struct agent_ops *o, const char *name, const char *new_name,
+			   sd_bus_error *err);
+int agent_ops_resource_rename(struct agent_ops *o, const char *name, const char *new_name,
+			      sd_bus_error *err);

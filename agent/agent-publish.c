@@ -95,9 +95,10 @@ static int group_put(struct shm_writer *w, const struct agent_model *m, const st
 {
 	struct shm_object o = {.kind = SHM_KIND_GROUP};
 	_cleanup_free_ uint32_t *members = calloc(g->n_members ?: 1, sizeof(uint32_t));
+	_cleanup_free_ uint32_t *providers = calloc(g->n_providers ?: 1, sizeof(uint32_t));
 	int k;
 
-	if (!members)
+	if (!members || !providers)
 		return -ENOMEM;
 	memcpy(o.id, g->id, SHM_ID_SIZE);
 	memcpy(o.name, g->name, SHM_NAME_MAX);
@@ -109,13 +110,24 @@ static int group_put(struct shm_writer *w, const struct agent_model *m, const st
 	for (size_t i = 0; i < g->n_members; i++)
 		members[i] = m->resources[g->members[i]].slot;
 	o.u.grp.failover_count = g->failover_count;
+	o.u.grp.flags = g->waiting ? SHM_GRP_F_WAITING : 0;
+	for (size_t i = 0; i < g->n_providers; i++)
+		providers[i] = m->groups[g->providers[i]].slot;
 	k = blob_make(w, members, g->n_members * sizeof(uint32_t), &o.u.grp.members);
 	if (k >= 0)
 		k = blob_make(w, g->props, g->props_len, &o.u.grp.properties);
 	if (k >= 0)
+		k = blob_make(w, g->dep_expr, g->dep_expr ? strlen(g->dep_expr) : 0,
+			      &o.u.grp.dependency_expression);
+	if (k >= 0)
+		k = blob_make(w, providers, g->n_providers * sizeof(uint32_t),
+			      &o.u.grp.provider_groups);
+	if (k >= 0)
 		k = shm_writer_put(w, g->slot, &o);
 	shm_writer_blob_unref(w, &o.u.grp.members);
 	shm_writer_blob_unref(w, &o.u.grp.properties);
+	shm_writer_blob_unref(w, &o.u.grp.dependency_expression);
+	shm_writer_blob_unref(w, &o.u.grp.provider_groups);
 	if (k < 0 || change == 0)
 		return k;
 	return agent_publish_event(w, change, g->slot, SHM_KIND_GROUP, g->state_seq, g->state,

@@ -211,17 +211,19 @@ static int load_resources(struct config_store *s, struct config_snapshot *snap)
 	return config_errno(rc);
 }
 
-static int load_deps(struct config_store *s, struct config_snapshot *snap)
+/* Resource (STMT_LOAD_DEPS) or group (STMT_LOAD_GDEPS) dependencies. */
+static int load_deps(struct config_store *s, enum config_stmt id, struct config_dep **deps,
+		     size_t *n_deps)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	size_t cap = 0;
 	int r = 0, rc;
 
-	st = config_stmt(s, STMT_LOAD_DEPS, &r);
+	st = config_stmt(s, id, &r);
 	if (!st)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct config_dep *d = grow((void **) &snap->deps, &snap->n_deps, &cap, sizeof(*d));
+		struct config_dep *d = grow((void **) deps, n_deps, &cap, sizeof(*d));
 
 		if (!d)
 			return -ENOMEM;
@@ -255,7 +257,9 @@ int config_store_load(struct config_store *s, struct config_snapshot **ret)
 	if (r >= 0)
 		r = load_resources(s, snap);
 	if (r >= 0)
-		r = load_deps(s, snap);
+		r = load_deps(s, STMT_LOAD_DEPS, &snap->deps, &snap->n_deps);
+	if (r >= 0)
+		r = load_deps(s, STMT_LOAD_GDEPS, &snap->group_deps, &snap->n_group_deps);
 	r = config_end(s, r);
 	if (r < 0)
 		return r;
@@ -379,6 +383,7 @@ struct config_snapshot *config_snapshot_free(struct config_snapshot *snap)
 	free(snap->groups);
 	free(snap->resources);
 	free(snap->deps);
+	free(snap->group_deps);
 	free(snap);
 	return NULL;
 }

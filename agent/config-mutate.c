@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config-store-internal.h"
@@ -185,7 +186,118 @@ int config_store_group_add(struct config_store *s, const char *name, char ret_id
 
 int config_store_group_remove(struct config_store *s, const char *name)
 {
-	return object_remove(s, STMT_GROUP_ID, STMT_GROUP_USED, STMT_GROUP_DEL, name);
+	char id[CONFIG_ID_LEN + 1];
+	int r;
+
+	assert_return(s, -EINVAL);
+	r = config_name_check(name);
+	if (r < 0)
+		return r;
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = lookup(s, STMT_GROUP_ID, name, id, NULL);
+	if (r >= 0)
+		r = exists(s, STMT_GROUP_USED, id, NULL);
+	if (r > 0)
+		r = -ENOTEMPTY;
+	if (r >= 0)
+		r = exists(s, STMT_GROUP_PROVIDES, id, NULL);
+	if (r > 0)
+		r = -EADDRINUSE;
+	if (r >= 0)
+		r = run(s, STMT_GROUP_DEL, id, NULL, NULL, NULL);
+	return config_end(s, r);
+}
+
+static int object_rename(struct config_store *s, enum config_stmt find, enum config_stmt rename,
+			 const char *name, const char *new_name)
+{
+	char id[CONFIG_ID_LEN + 1];
+	int r;
+
+	assert_return(s, -EINVAL);
+	r = config_name_check(name);
+	if (r < 0)
+		return r;
+	r = config_name_check(new_name);
+	if (r < 0)
+		return r;
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = lookup(s, find, name, id, NULL);
+	if (r >= 0)
+		r = run(s, rename, id, new_name, NULL, NULL);
+	return config_end(s, r);
+}
+
+int config_store_group_rename(struct config_store *s, const char *name, const char *new_name)
+{
+	return object_rename(s, STMT_GROUP_ID, STMT_GROUP_RENAME, name, new_name);
+}
+
+int config_store_resource_rename(struct config_store *s, const char *name, const char *new_name)
+{
+	return object_rename(s, STMT_RES_FIND, STMT_RES_RENAME, name, new_name);
+}
+
+/* Inside a transaction: the checks and rows of config_store_group_set_deps(). */
+static int group_deps_write(struct config_store *s, const char *id, const char *expr,
+			    const char *const *provider_ids, size_t n, size_t *reterr_index)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		*reterr_index = i;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(provider_ids[i], provider_ids[j]) == 0)
+				return -EINVAL;
+		if (strcmp(provider_ids[i], id) == 0)
+			return -ELOOP;
+		r = exists(s, STMT_GROUP_BY_ID, provider_ids[i], NULL);
+		if (r == 0)
+			return -ENOENT;
+		/* The old edges of id are still there, but none can lead back to id unless
+		 * the provider reaches id through another group: then it is a cycle anyway. */
+		if (r > 0)
+			r = exists(s, STMT_GDEP_REACHES, provider_ids[i], id);
+		if (r > 0)
+			return -ELOOP;
+		if (r < 0)
+			return r;
+	}
+	r = run(s, STMT_GDEP_CLEAR, id, NULL, NULL, NULL);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		char pos[24];
+
+		snprintf(pos, sizeof(pos), "%zu", i);
+		*reterr_index = i;
+		r = run(s, STMT_GDEP_ADD, id, provider_ids[i], pos, NULL);
+	}
+	if (r >= 0)
+		r = run(s, STMT_GROUP_EXPR, id, expr, NULL, NULL);
+	return r;
+}
+
+int config_store_group_set_deps(struct config_store *s, const char *name, const char *expr,
+				const char *const *provider_ids, size_t n, size_t *reterr_index)
+{
+	char id[CONFIG_ID_LEN + 1];
+	size_t dummy;
+	int r;
+
+	assert_return(s && expr && (provider_ids || n == 0), -EINVAL);
+	r = config_name_check(name);
+	if (r < 0)
+		return r;
+	r = config_begin(s);
+	if (r < 0)
+		return r;
+	r = lookup(s, STMT_GROUP_ID, name, id, NULL);
+	if (r >= 0)
+		r = group_deps_write(s, id, expr, provider_ids, n, reterr_index ?: &dummy);
+	return config_end(s, r);
 }
 
 int config_store_group_set_target(struct config_store *s, const char *name,

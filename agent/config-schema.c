@@ -51,6 +51,15 @@ static const char *const migrations[] = {
 	"  value TEXT NOT NULL,"
 	"  PRIMARY KEY (group_id, key)"
 	") WITHOUT ROWID;",
+	/* 2 → 3: group dependency expressions, by group id (semantics.md §6) */
+	"CREATE TABLE group_deps ("
+	"  dependent_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+	"  provider_id TEXT NOT NULL REFERENCES groups (id),"
+	"  position INTEGER NOT NULL,"
+	"  PRIMARY KEY (dependent_id, provider_id),"
+	"  CHECK (dependent_id <> provider_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX group_deps_provider ON group_deps (provider_id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CONFIG_SCHEMA_VERSION,

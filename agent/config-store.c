@@ -75,6 +75,21 @@ static const char *const stmt_sql[_STMT_MAX] = {
 			   "JOIN groups g ON g.id = r.group_id "
 			   "JOIN resources p ON p.id = d.provider_id "
 			   "ORDER BY g.name, r.name, p.name",
+	[STMT_GROUP_PROVIDES] = "SELECT 1 FROM group_deps WHERE provider_id = ?1 LIMIT 1",
+	[STMT_GROUP_RENAME] = "UPDATE groups SET name = ?2 WHERE id = ?1",
+	[STMT_RES_RENAME] = "UPDATE resources SET name = ?2 WHERE id = ?1",
+	[STMT_GDEP_CLEAR] = "DELETE FROM group_deps WHERE dependent_id = ?1",
+	[STMT_GDEP_ADD] = "INSERT INTO group_deps (dependent_id, provider_id, position) "
+			  "VALUES (?1, ?2, CAST(?3 AS INTEGER))",
+	/* Does group ?1 depend on group ?2, directly or not? */
+	[STMT_GDEP_REACHES] = "WITH RECURSIVE reach(id) AS (SELECT ?1 UNION "
+			      "SELECT d.provider_id FROM group_deps d JOIN reach "
+			      "ON d.dependent_id = reach.id) "
+			      "SELECT 1 FROM reach WHERE id = ?2 LIMIT 1",
+	[STMT_GROUP_EXPR] = "UPDATE groups SET dep_expr = ?2 WHERE id = ?1",
+	[STMT_GROUP_BY_ID] = "SELECT id FROM groups WHERE id = ?1",
+	[STMT_LOAD_GDEPS] = "SELECT d.dependent_id, d.provider_id FROM group_deps d "
+			    "JOIN groups g ON g.id = d.dependent_id ORDER BY g.name, d.position",
 	[STMT_LOAD_GROUP] = "SELECT id, name, target, dep_expr FROM groups WHERE name = ?1",
 	[STMT_LOAD_RESOURCE] = "SELECT r.id, r.name, r.group_id, r.type_id, r.target, t.name "
 			       "FROM resources r JOIN types t ON t.id = r.type_id "

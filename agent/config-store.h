@@ -29,7 +29,7 @@
 #define CONFIG_ID_LEN	      32   /* hex characters of an id */
 #define CONFIG_NAME_MAX	      63   /* bytes of a name or a property key */
 #define CONFIG_VALUE_MAX      4096 /* bytes of a property value */
-#define CONFIG_SCHEMA_VERSION 2	   /* PRAGMA user_version this code writes */
+#define CONFIG_SCHEMA_VERSION 3	   /* PRAGMA user_version this code writes */
 #define CONFIG_DEP_DEPTH_MAX  100  /* edges of the longest dependency chain (semantics.md §5.3) */
 
 enum config_target {
@@ -72,8 +72,32 @@ int config_store_type_remove(struct config_store *s, const char *name);
 
 int config_store_group_add(struct config_store *s, const char *name,
 			   char ret_id[CONFIG_ID_LEN + 1]);
-/* -ENOTEMPTY: the group still has resources. */
+/*
+ * -ENOTEMPTY: the group still has resources; -EADDRINUSE: another group's
+ * dependency expression names it.
+ */
 int config_store_group_remove(struct config_store *s, const char *name);
+
+/*
+ * Renames a group or a resource (its id stays, so do dependencies and
+ * expressions naming it).  -ENOENT: no such object; -EINVAL: a bad new name;
+ * -EEXIST: the new name is another object's (a change of case only is fine).
+ */
+int config_store_group_rename(struct config_store *s, const char *name, const char *new_name);
+int config_store_resource_rename(struct config_store *s, const char *name, const char *new_name);
+
+/*
+ * The group dependency expression of group name (semantics.md §6): the
+ * groups it depends on, by id, in order (provider_ids[0..n), no duplicates),
+ * and its stored text, replacing the previous ones in one transaction; n 0
+ * with expr "" clears it.  -ENOENT: no such group, or a provider id that is
+ * not a group (*reterr_index is its index); -ELOOP: the group itself, or a
+ * provider that already depends on it, directly or not (*reterr_index);
+ * -EINVAL: duplicates.  The agent checks all this before with better
+ * messages; this is the store's own guard.
+ */
+int config_store_group_set_deps(struct config_store *s, const char *name, const char *expr,
+				const char *const *provider_ids, size_t n, size_t *reterr_index);
 /* -EINVAL: target not a config_target. */
 int config_store_group_set_target(struct config_store *s, const char *name,
 				  enum config_target target);
@@ -169,7 +193,7 @@ struct config_group {
 	char id[CONFIG_ID_LEN + 1];
 	char name[CONFIG_NAME_MAX + 1];
 	enum config_target target;
-	char *dep_expr;			 /* the group dependency expression (to come), NULL: none */
+	char *dep_expr;			 /* the group dependency expression as stored, NULL: none */
 	struct group_props common;	 /* the defaults overlaid with its properties */
 	struct config_prop_entry *props; /* as stored, by key */
 	size_t n_props;
@@ -201,6 +225,8 @@ struct config_snapshot {
 	size_t n_resources;
 	struct config_dep *deps; /* by dependent (as resources), then provider's name */
 	size_t n_deps;
+	struct config_dep *group_deps; /* group dependencies: by dependent's name, then as written */
+	size_t n_group_deps;
 };
 
 int config_store_load(struct config_store *s, struct config_snapshot **ret);

@@ -42,6 +42,7 @@
 #define CONTROL_ERROR_NOT_SUPPORTED    "org.hagent.Error.NotSupported"
 #define CONTROL_ERROR_CIRCULAR_DEPENDENCY "org.hagent.Error.CircularDependency"
 #define CONTROL_ERROR_TREE_TOO_COMPLEX	  "org.hagent.Error.TreeTooComplex"
+#define CONTROL_ERROR_DEPENDENTS_EXIST	  "org.hagent.Error.DependentsExist"
 
 /* Register with sd_bus_error_add_map() before the first call. */
 static const sd_bus_error_map control_error_map[] = {
@@ -63,5 +64,6 @@ static const sd_bus_error_map control_error_map[] = {
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_NOT_SUPPORTED, EOPNOTSUPP),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_CIRCULAR_DEPENDENCY, ELOOP),
 	SD_BUS_ERROR_MAP(CONTROL_ERROR_TREE_TOO_COMPLEX, EMLINK),
+	SD_BUS_ERROR_MAP(CONTROL_ERROR_DEPENDENTS_EXIST, EBUSY),
 	SD_BUS_ERROR_MAP_END,
 };

@@ -99,6 +99,9 @@ static char *dump(struct config_store *s)
 	}
 	for (size_t i = 0; i < snap->n_deps; i++)
 		fprintf(f, "dep %s %s\n", snap->deps[i].dependent_id, snap->deps[i].provider_id);
+	for (size_t i = 0; i < snap->n_group_deps; i++)
+		fprintf(f, "group-dep %s %s\n", snap->group_deps[i].dependent_id,
+			snap->group_deps[i].provider_id);
 	ck_assert_int_eq(fclose(f), 0);
 	return buf;
 }
@@ -422,6 +425,97 @@ START_TEST(test_group_errors)
 	OK(config_store_group_remove(s, "SPARE"));
 	OK(config_store_type_remove(s, "Unused"));
 	FAILS(s, -ENOENT, config_store_group_remove(s, "spare"));
+}
+END_TEST
+
+/* The id of group name, from a load. */
+static void group_id(struct config_store *s, const char *name, char ret[CONFIG_ID_LEN + 1])
+{
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+
+	ret[0] = '\0';
+	ck_assert_int_eq(config_store_load(s, &snap), 0);
+	for (size_t i = 0; i < snap->n_groups; i++)
+		if (strcasecmp(snap->groups[i].name, name) == 0)
+			memcpy(ret, snap->groups[i].id, CONFIG_ID_LEN + 1);
+	ck_assert_str_ne(ret, "");
+}
+
+/*
+ * Claim: group dependencies are stored by id in the order given with their
+ * text, replaced whole, survive renames, guard against cycles (direct and
+ * transitive) and self, and keep a provider group from being removed.
+ */
+START_TEST(test_group_deps)
+{
+	_cleanup_(config_store_freep) struct config_store *s = open_ok();
+	_cleanup_(config_snapshot_freep) struct config_snapshot *snap = NULL;
+	char web[CONFIG_ID_LEN + 1], db[CONFIG_ID_LEN + 1], st[CONFIG_ID_LEN + 1];
+	char bogus[CONFIG_ID_LEN + 1];
+	size_t bad = 99;
+
+	populate(s);
+	OK(config_store_group_add(s, "storage", NULL));
+	group_id(s, "web", web);
+	group_id(s, "database", db);
+	group_id(s, "storage", st);
+	memset(bogus, 'a', CONFIG_ID_LEN);
+	bogus[CONFIG_ID_LEN] = '\0';
+	{
+		const char *web_deps[] = {st, db}, *db_deps[] = {st};
+
+		OK(config_store_group_set_deps(s, "web", "text-web", web_deps, 2, NULL));
+		OK(config_store_group_set_deps(s, "DATABASE", "text-db", db_deps, 1, NULL));
+	}
+	{
+		const char *self[] = {db}, *loop[] = {web}, *loop2[] = {db, web}, *dup[] = {db, db};
+		const char *unknown[] = {st, bogus};
+
+		FAILS(s, -ELOOP, config_store_group_set_deps(s, "database", "x", self, 1, &bad));
+		FAILS(s, -ELOOP, config_store_group_set_deps(s, "storage", "x", loop, 1, &bad));
+		FAILS(s, -ELOOP, config_store_group_set_deps(s, "storage", "x", loop2, 2, &bad));
+		ck_assert_uint_eq(bad, 0); /* database already reaches storage */
+		FAILS(s, -EINVAL, config_store_group_set_deps(s, "web", "x", dup, 2, &bad));
+		FAILS(s, -ENOENT, config_store_group_set_deps(s, "web", "x", unknown, 2, &bad));
+		ck_assert_uint_eq(bad, 1);
+		FAILS(s, -ENOENT, config_store_group_set_deps(s, "nope", "x", NULL, 0, &bad));
+		FAILS(s, -EADDRINUSE, config_store_group_remove(s, "storage"));
+		FAILS(s, -EEXIST, config_store_group_rename(s, "storage", "WEB"));
+		FAILS(s, -EINVAL, config_store_group_rename(s, "storage", " x"));
+		FAILS(s, -ENOENT, config_store_group_rename(s, "nope", "x"));
+		FAILS(s, -EEXIST, config_store_resource_rename(s, "httpd", "Postgres"));
+	}
+	OK(config_store_group_rename(s, "storage", "Disks"));
+	OK(config_store_group_rename(s, "disks", "DISKS")); /* case only */
+	OK(config_store_resource_rename(s, "httpd", "nginx"));
+	ck_assert_int_eq(config_store_load(s, &snap), 0);
+	ck_assert_uint_eq(snap->n_group_deps, 3);
+	/* by dependent's name ("Database" < "web"), then in the order given */
+	ck_assert_str_eq(snap->group_deps[0].dependent_id, db);
+	ck_assert_str_eq(snap->group_deps[0].provider_id, st);
+	ck_assert_str_eq(snap->group_deps[1].dependent_id, web);
+	ck_assert_str_eq(snap->group_deps[1].provider_id, st);
+	ck_assert_str_eq(snap->group_deps[2].provider_id, db);
+	for (size_t i = 0; i < snap->n_groups; i++)
+		if (strcmp(snap->groups[i].id, web) == 0)
+			ck_assert_str_eq(snap->groups[i].dep_expr, "text-web");
+		else if (strcmp(snap->groups[i].id, st) == 0)
+			ck_assert_str_eq(snap->groups[i].name, "DISKS");
+	snap = config_snapshot_free(snap);
+
+	/* Replaced whole, cleared, and then the provider can go. */
+	{
+		const char *web_deps[] = {db};
+
+		OK(config_store_group_set_deps(s, "web", "text-web-2", web_deps, 1, NULL));
+	}
+	OK(config_store_group_set_deps(s, "database", "", NULL, 0, NULL));
+	OK(config_store_resource_remove(s, "Postgres"));
+	FAILS(s, -EADDRINUSE, config_store_group_remove(s, "database")); /* web still */
+	OK(config_store_group_set_deps(s, "web", "", NULL, 0, NULL));
+	OK(config_store_group_remove(s, "disks"));
+	ck_assert_int_eq(config_store_load(s, &snap), 0);
+	ck_assert_uint_eq(snap->n_group_deps, 0);
 }
 END_TEST
 
@@ -1024,7 +1118,7 @@ START_TEST(test_migrate_v1)
 	ck_assert_int_eq(sqlite3_open(db_path(""), &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), CONFIG_SCHEMA_VERSION);
 	sqlite3_finalize(q);
 	ck_assert_int_eq(sqlite3_prepare_v2(db,
 					    "SELECT value FROM group_props WHERE group_id = "
@@ -1211,6 +1305,7 @@ static Suite *config_store_suite(void)
 	tcase_add_test(tc, test_case_insensitive);
 	tcase_add_test(tc, test_group_errors);
 	tcase_add_test(tc, test_resource_errors);
+	tcase_add_test(tc, test_group_deps);
 	tcase_add_test(tc, test_props_remove);
 	tcase_add_test(tc, test_props_inherit);
 	tcase_add_test(tc, test_deps);

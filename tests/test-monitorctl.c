@@ -404,6 +404,7 @@ static void put(uint32_t slot, struct shm_object *o)
 		shm_writer_blob_unref(w, &o->u.grp.members);
 		shm_writer_blob_unref(w, &o->u.grp.properties);
 		shm_writer_blob_unref(w, &o->u.grp.dependency_expression);
+		shm_writer_blob_unref(w, &o->u.grp.provider_groups);
 	}
 }
 
@@ -436,8 +437,10 @@ static void put_group(uint32_t slot, const char *name, int32_t state, uint32_t s
  * The fixed data set: "web" (persistent state online, 2 failovers; web-ip,
  * web-server in that member order, the second locked, pending, with
  * properties and a dependency on the first), WEIRD_GROUP with WEIRD_RES,
- * and "empty" without members.
+ * and "empty" without members, which web depends on (its dependency
+ * expression), waiting for its provider groups (made up: it has none).
  */
+#define WEB_EXPR "[303132333435363738393a3b3c3d3e3f]"
 static void load_fixed(void)
 {
 	static const char props[] = "PendingTimeout=180000\0Command=/bin/echo \"hi\"\0";
@@ -470,9 +473,13 @@ static void load_fixed(void)
 	o = grp("web", HAGENT_GROUP_ONLINE, 12, 0x10, web, 2);
 	o.u.grp.persistent_state = 1;
 	o.u.grp.failover_count = 2;
+	o.u.grp.dependency_expression = blob(WEB_EXPR, sizeof(WEB_EXPR) - 1);
+	o.u.grp.provider_groups = blob(&g2, sizeof(g2));
 	put(g0, &o);
 	put_group(g1, WEIRD_GROUP, HAGENT_GROUP_FAILED, 3, 0x20, weird, 1);
-	put_group(g2, "empty", HAGENT_GROUP_OFFLINE, 1, 0x30, NULL, 0);
+	o = grp("empty", HAGENT_GROUP_OFFLINE, 1, 0x30, NULL, 0);
+	o.u.grp.flags = SHM_GRP_F_WAITING;
+	put(g2, &o);
 	ck_assert_int_eq(shm_writer_commit(w), 0);
 }
 
@@ -600,17 +607,19 @@ static void assert_fails(const struct run *r, int code, const char *err)
 #define STATUS_JSON                                                                                \
 	"{\"groups\":["                                                                            \
 	"{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\",\"state\":\"online\","      \
-	"\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,\"resources\":[" WEB_IP_JSON  \
+	"\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,\"waiting\":false,"         \
+	"\"provider_groups\":[\"empty\"],\"resources\":[" WEB_IP_JSON                                \
 	",{" WEB_SERVER_FIELDS ",\"dependencies\":[\"web-ip\"]}]},"                                \
 	"{\"name\":" WEIRD_GROUP_JSON ",\"id\":\"202122232425262728292a2b2c2d2e2f\","              \
 	"\"state\":\"failed\",\"sequence\":3,\"failover_count\":0,\"persistent_state\":0,"         \
-	"\"resources\":["                                                                          \
+	"\"waiting\":false,\"provider_groups\":[],\"resources\":["                                                                          \
 	"{\"name\":\"caf\xc3\xa9\\ufffd\",\"id\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","            \
 	"\"group\":" WEIRD_GROUP_JSON ",\"type\":\"test\",\"state\":\"failed\",\"sequence\":2,"    \
 	"\"checkpoint\":0,\"wait_hint\":0,\"locked\":false,\"monitor_pid\":0,"                     \
 	"\"restart_count\":3,\"dependencies\":[]}]},"                                              \
 	"{\"name\":\"empty\",\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","   \
-	"\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,\"resources\":[]}]}\n"
+	"\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,\"waiting\":true,"           \
+	"\"provider_groups\":[],\"resources\":[]}]}\n"
 
 /* Claim: status prints every group with its members, in member order, aligned. */
 START_TEST(test_status_text)
@@ -702,7 +711,8 @@ START_TEST(test_state_names)
 		snprintf(want, sizeof(want),
 			 "{\"name\":\"g-%s\",\"id\":\"000102030405060708090a0b0c0d0e0f\","
 			 "\"state\":\"%s\",\"sequence\":1,\"failover_count\":0,"
-			 "\"persistent_state\":0,\"resources\":[{\"name\":\"r-%s\","
+			 "\"persistent_state\":0,\"waiting\":false,\"provider_groups\":[],"
+			 "\"resources\":[{\"name\":\"r-%s\","
 			 "\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"g-%s\","
 			 "\"type\":\"t\",\"state\":\"%s\",",
 			 gs[i].name, gs[i].name, rs[i].name, gs[i].name, rs[i].name);
@@ -796,7 +806,8 @@ END_TEST
 	"Failover count:   2\n"                                                                    \
 	"Persistent state: online\n"                                                               \
 	"State changed:    -\n"                                                                    \
-	"Dependencies:     -\n"                                                                    \
+	"Dependencies:     " WEB_EXPR "\n"                                                         \
+	"Provider groups:  empty\n"                                                                \
 	"Properties:       -\n"                                                                    \
 	"\n"                                                                                       \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
@@ -809,7 +820,8 @@ END_TEST
 #define SHOW_WEB_JSON                                                                              \
 	"{\"group\":{\"name\":\"web\",\"id\":\"101112131415161718191a1b1c1d1e1f\","                \
 	"\"state\":\"online\",\"sequence\":12,\"failover_count\":2,\"persistent_state\":1,"        \
-	"\"state_change_ns\":0,\"dependency_expression\":null,\"properties\":{},"                  \
+	"\"waiting\":false,\"state_change_ns\":0,\"dependency_expression\":\"" WEB_EXPR "\","      \
+	"\"provider_groups\":[\"empty\"],\"properties\":{},"                                         \
 	"\"resources\":[" WEB_IP_JSON ",{" WEB_SERVER_FIELDS                                       \
 	",\"dependencies\":[\"web-ip\"]}]}}\n"
 
@@ -830,8 +842,8 @@ START_TEST(test_show_group)
 	assert_out(&r, "{\"group\":{\"name\":\"empty\","
 		       "\"id\":\"303132333435363738393a3b3c3d3e3f\",\"state\":\"offline\","
 		       "\"sequence\":1,\"failover_count\":0,\"persistent_state\":0,"
-		       "\"state_change_ns\":0,\"dependency_expression\":null,"
-		       "\"properties\":{},\"resources\":[]}}\n");
+		       "\"waiting\":true,\"state_change_ns\":0,\"dependency_expression\":null,"
+		       "\"provider_groups\":[],\"properties\":{},\"resources\":[]}}\n");
 }
 END_TEST
 

@@ -41,6 +41,7 @@ static const struct {
 	{CONTROL_ERROR_FAILED, EXIT_FAIL},
 	{CONTROL_ERROR_CIRCULAR_DEPENDENCY, EXIT_INVALID_ARGUMENT},
 	{CONTROL_ERROR_TREE_TOO_COMPLEX, EXIT_INVALID_ARGUMENT},
+	{CONTROL_ERROR_DEPENDENTS_EXIST, EXIT_FAIL},
 };
 
 /* "unix:path=" and path, with the bytes a D-Bus address may not hold raw as %XX. */
@@ -252,6 +253,23 @@ int control_group_add(sd_bus *bus, const char *name, char **ret_id)
 	return id_read(reply, what, name, ret_id);
 }
 
+int control_group_set_deps(sd_bus *bus, const char *name, const char *expr, char **ret_stored)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	static const char what[] = "set the dependency expression of group";
+	int r;
+
+	r = message_new(bus, "SetGroupDependencyExpression", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", name, expr);
+	if (r < 0)
+		return local_failed(what, name, "building the request", r);
+	r = call(bus, m, what, name, &reply);
+	if (r != EXIT_OK)
+		return r;
+	return id_read(reply, what, name, ret_stored); /* one string, as AddGroup's id */
+}
+
 int control_group_remove(sd_bus *bus, const char *name)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -332,6 +350,12 @@ static int dependency_change(sd_bus *bus, const char *method, const char *what,
 	if (r < 0)
 		return local_failed(what, dependent, "building the request", r);
 	return call(bus, m, what, dependent, NULL);
+}
+
+int control_rename(sd_bus *bus, bool group, const char *name, const char *new_name)
+{
+	return dependency_change(bus, group ? "RenameGroup" : "RenameResource",
+				 group ? "rename group" : "rename resource", name, new_name);
 }
 
 int control_dependency_add(sd_bus *bus, const char *dependent, const char *provider)

@@ -36,6 +36,10 @@ int control_resource_set(sd_bus *bus, const char *name, char *const *props, size
 int control_dependency_add(sd_bus *bus, const char *dependent, const char *provider);
 int control_dependency_remove(sd_bus *bus, const char *dependent, const char *provider);
 int control_group_set(sd_bus *bus, const char *name, char *const *props, size_t n_props);
+/* SetGroupDependencyExpression; *ret_stored (malloc'd) the stored form. */
+int control_group_set_deps(sd_bus *bus, const char *name, const char *expr, char **ret_stored);
+/* RenameGroup (group) or RenameResource. */
+int control_rename(sd_bus *bus, bool group, const char *name, const char *new_name);
 
 /* The answer of OnlineResource, OfflineResource, OnlineGroup and OfflineGroup. */
 struct control_result {

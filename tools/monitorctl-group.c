@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "control-api.h"
+#include "json-writer.h"
 #include "macro.h"
 #include "monitorctl-control.h"
 #include "monitorctl-output.h"
@@ -161,4 +162,31 @@ int cmd_group_set(const struct args *a)
 	if (r == EXIT_OK)
 		r = control_group_set(bus, ARG_NAME(a), a->cmd + 3, (size_t) a->n_cmd - 3);
 	return r;
+}
+
+int cmd_group_set_dependency(const struct args *a)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	_cleanup_free_ char *stored = NULL;
+	struct json_writer j;
+	int r;
+
+	r = control_open(a->runtime_dir, &bus);
+	if (r == EXIT_OK)
+		r = control_group_set_deps(bus, ARG_NAME(a), a->cmd[3], &stored);
+	if (r != EXIT_OK)
+		return r;
+	if (!a->json) {
+		printf("%s\n", stored);
+		return output_flush();
+	}
+	json_init(&j, stdout);
+	json_object_begin(&j);
+	json_key(&j, "name");
+	json_string(&j, ARG_NAME(a));
+	json_key(&j, "dependency_expression");
+	json_string(&j, stored);
+	json_object_end(&j);
+	fputc('\n', stdout);
+	return output_flush();
 }

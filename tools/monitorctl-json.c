@@ -92,6 +92,17 @@ static void group_fields(struct json_writer *j, const struct hagent_group *g)
 	json_uint(j, g->failover_count);
 	json_key(j, "persistent_state");
 	json_int(j, g->persistent_state);
+	json_key(j, "waiting");
+	json_bool(j, (g->flags & HAGENT_GROUP_WAITING) != 0);
+}
+
+static void provider_groups_put(struct json_writer *j, const struct name_list *l)
+{
+	json_key(j, "provider_groups");
+	json_array_begin(j);
+	for (size_t i = 0; i < l->n; i++)
+		json_string(j, l->names[i]);
+	json_array_end(j);
 }
 
 void status_print_json(FILE *f, const struct status_view *v)
@@ -107,6 +118,7 @@ void status_print_json(FILE *f, const struct status_view *v)
 
 		json_object_begin(&j);
 		group_fields(&j, sg->group);
+		provider_groups_put(&j, &sg->provider_groups);
 		json_key(&j, "resources");
 		json_array_begin(&j);
 		for (size_t k = 0; k < sg->n_members; k++)
@@ -178,6 +190,7 @@ static void group_full(struct json_writer *j, const struct group_view *v)
 		json_string_len(j, v->dependency_expression.data, v->dependency_expression.len);
 	else
 		json_null(j);
+	provider_groups_put(j, &v->provider_groups);
 	properties_put(j, &v->properties);
 	json_key(j, "resources");
 	json_array_begin(j);

@@ -114,6 +114,27 @@ static int dependency_change(const struct args *a, bool add)
 	return control_dependency_remove(bus, ARG_NAME(a), a->cmd[3]);
 }
 
+static int rename_object(const struct args *a, bool group)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	int r;
+
+	r = control_open(a->runtime_dir, &bus);
+	if (r == EXIT_OK)
+		r = control_rename(bus, group, ARG_NAME(a), a->cmd[3]);
+	return r;
+}
+
+int cmd_group_rename(const struct args *a)
+{
+	return rename_object(a, true);
+}
+
+int cmd_resource_rename(const struct args *a)
+{
+	return rename_object(a, false);
+}
+
 int cmd_resource_add_dependency(const struct args *a)
 {
 	return dependency_change(a, true);

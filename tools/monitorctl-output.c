@@ -317,6 +317,25 @@ static void kv_str(FILE *f, const char *key, const char *value)
 	fputc('\n', f);
 }
 
+/* Names joined by ", " ("-" for none; a name deleted meanwhile is skipped). */
+static void kv_names(FILE *f, const char *key, const struct name_list *l)
+{
+	bool any = false;
+
+	key_put(f, key);
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->names[i][0])
+			continue;
+		if (any)
+			fputs(", ", f);
+		human_put(f, l->names[i]);
+		any = true;
+	}
+	if (!any)
+		fputc('-', f);
+	fputc('\n', f);
+}
+
 __attribute__((format(printf, 3, 4))) static void kv_fmt(FILE *f, const char *key, const char *fmt,
 							 ...)
 {
@@ -471,6 +490,9 @@ static int group_print(FILE *f, const struct group_view *v)
 	kv_fmt(f, "Persistent state:", "%s", persistent_name(g->persistent_state));
 	kv_realtime(f, "State changed:", g->state_change_ns);
 	kv_str(f, "Dependencies:", v->dependency_expression.data ?: "");
+	kv_names(f, "Provider groups:", &v->provider_groups);
+	if (g->flags & HAGENT_GROUP_WAITING)
+		kv_str(f, "Waiting:", "for its provider groups to be online");
 	kv_properties(f, &v->properties);
 	fputc('\n', f);
 	return table_print(f, &sg, 1, NULL, NULL, 0);

@@ -135,6 +135,7 @@ struct status_view *status_view_free(struct status_view *v)
 		for (size_t i = 0; i < v->table->n_groups; i++) {
 			free(v->groups[i].members);
 			free(v->groups[i].deps);
+			name_list_clear(&v->groups[i].provider_groups);
 		}
 	free(v->groups);
 	if (v->deps)
@@ -188,6 +189,20 @@ static int name_from_table(hagent_shm *s, const void *ctx, uint32_t slot,
 	return 0;
 }
 
+/* A provider group's name from the table itself. */
+static int group_name_from_table(hagent_shm *s, const void *ctx, uint32_t slot,
+				 char name[HAGENT_NAME_MAX])
+{
+	const struct hagent_shm_table *t = ctx;
+
+	(void) s;
+	name[0] = '\0';
+	for (size_t i = 0; i < t->n_groups; i++)
+		if (t->groups[i].slot == slot)
+			memcpy(name, t->groups[i].name, HAGENT_NAME_MAX);
+	return 0;
+}
+
 /*
  * Fills g with the members of group gr: first in the order of its member
  * list, then any other resource naming the group (none, when the agent keeps
@@ -202,6 +217,9 @@ static int status_group_fill(hagent_shm *s, const struct status_view *v,
 	int r;
 
 	*g = (struct status_group){.group = gr};
+	r = name_list_read(s, &gr->provider_groups, group_name_from_table, t, &g->provider_groups);
+	if (r < 0)
+		return r;
 	r = slots_read(s, &gr->members, &slots, &n_slots);
 	if (r < 0)
 		return r;
@@ -355,6 +373,7 @@ struct group_view *group_view_free(struct group_view *v)
 	free(v->members);
 	blob_clear(&v->properties);
 	blob_clear(&v->dependency_expression);
+	name_list_clear(&v->provider_groups);
 	free(v);
 	return NULL;
 }
@@ -419,6 +438,25 @@ static int group_deps_read(hagent_shm *s, struct group_view *v)
 	return 0;
 }
 
+/* A provider group's own record; one deleted meanwhile is "". */
+static int group_name_from_segment(hagent_shm *s, const void *ctx, uint32_t slot,
+				   char name[HAGENT_NAME_MAX])
+{
+	struct hagent_group g;
+	size_t n;
+	int r;
+
+	(void) ctx;
+	name[0] = '\0';
+	r = hagent_shm_read_group(s, slot, &g, NULL, 0, &n);
+	if (r == -ENOENT || r == -ERANGE)
+		return 0;
+	if (r < 0)
+		return r;
+	memcpy(name, g.name, HAGENT_NAME_MAX);
+	return 0;
+}
+
 static int group_view_fill(hagent_shm *s, uint32_t slot, struct group_view *v)
 {
 	int r;
@@ -435,6 +473,10 @@ static int group_view_fill(hagent_shm *s, uint32_t slot, struct group_view *v)
 	if (r < 0)
 		return r;
 	r = blob_read(s, &v->g.properties, &v->properties);
+	if (r < 0)
+		return r;
+	r = name_list_read(s, &v->g.provider_groups, group_name_from_segment, NULL,
+			   &v->provider_groups);
 	if (r < 0)
 		return r;
 	return blob_read(s, &v->g.dependency_expression, &v->dependency_expression);

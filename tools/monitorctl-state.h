@@ -26,6 +26,7 @@ struct status_group {
 	const struct hagent_resource **members;
 	const struct name_list **deps; /* the providers of members[i] */
 	size_t n_members;
+	struct name_list provider_groups; /* the groups its dependency expression names */
 };
 
 /* The whole table as of one commit. */
@@ -67,6 +68,7 @@ struct group_view {
 	size_t n_members;
 	struct blob properties;
 	struct blob dependency_expression;
+	struct name_list provider_groups;
 };
 
 int group_view_read(hagent_shm *s, const char *name, struct group_view **ret);

@@ -44,6 +44,12 @@ static void usage(FILE *f)
 	      "                               in dependency order\n"
 	      "  group set NAME KEY=VALUE...  set group properties (FailoverThreshold,\n"
 	      "                               FailoverPeriod); an empty VALUE resets the default\n"
+	      "  group set-dependency NAME EXPRESSION\n"
+	      "                               the groups NAME needs online first, e.g.\n"
+	      "                               \"[db] and [storage]\"; \"\" clears; prints the\n"
+	      "                               stored form (by group id)\n"
+	      "  group rename NAME NEW-NAME\n"
+	      "  resource rename NAME NEW-NAME\n"
 	      "  resource add NAME --group G --type T [--set KEY=VALUE]... [--depends-on R]...\n"
 	      "                               a new resource, offline; prints its id\n"
 	      "  resource remove NAME [--force]\n"
@@ -398,6 +404,8 @@ static const struct command {
 	 " NAME [--ignore-locked] [--param KEY=VALUE]... [--wait] [--timeout SEC]",
 	 cmd_group_offline},
 	{"group", "set", ARGS_ANY, 0, 0, " NAME KEY=VALUE...", cmd_group_set},
+	{"group", "set-dependency", 2, 0, 0, " NAME EXPRESSION", cmd_group_set_dependency},
+	{"group", "rename", 2, 0, 0, " NAME NEW-NAME", cmd_group_rename},
 	{"resource", "add", 1, OPT_GROUP | OPT_TYPE | OPT_SET | OPT_DEPENDS_ON,
 	 OPT_GROUP | OPT_TYPE,
 	 " NAME --group GROUP --type TYPE [--set KEY=VALUE]... [--depends-on RESOURCE]...",
@@ -408,6 +416,7 @@ static const struct command {
 	 cmd_resource_online},
 	{"resource", "offline", 1, OPT_WAIT | OPT_TIMEOUT | OPT_FORCE, 0,
 	 " NAME [--wait] [--timeout SEC] [--force]", cmd_resource_offline},
+	{"resource", "rename", 2, 0, 0, " NAME NEW-NAME", cmd_resource_rename},
 	{"resource", "add-dependency", 2, 0, 0, " NAME PROVIDER", cmd_resource_add_dependency},
 	{"resource", "remove-dependency", 2, 0, 0, " NAME PROVIDER",
 	 cmd_resource_remove_dependency},

@@ -77,6 +77,8 @@ int cmd_resource_online(const struct args *a);
 int cmd_resource_offline(const struct args *a);
 int cmd_resource_add_dependency(const struct args *a);
 int cmd_resource_remove_dependency(const struct args *a);
+int cmd_group_rename(const struct args *a);
+int cmd_resource_rename(const struct args *a);
 
 struct control_result;
 
@@ -92,3 +94,4 @@ int print_state(const struct args *a, const struct control_result *res, const ch
 int cmd_group_online(const struct args *a);
 int cmd_group_offline(const struct args *a);
 int cmd_group_set(const struct args *a);
+int cmd_group_set_dependency(const struct args *a);
