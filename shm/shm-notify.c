@@ -565,7 +565,9 @@ static int port_wait(struct notify_port *p, uint32_t head, uint32_t word, uint64
 {
 	struct futex_waitv w[2] = {
 		{.val = head, .uaddr = (uintptr_t) p->head_word, .flags = FUTEX_32},
-		{.val = word, .uaddr = (uintptr_t) &p->word, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+		{.val = word,
+		 .uaddr = (uintptr_t) &p->word,
+		 .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	};
 	struct timespec ts;
 	uint64_t until;

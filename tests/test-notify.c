@@ -134,7 +134,7 @@ static void change(struct obj *o, int32_t state)
 	ck_assert_int_eq(shm_writer_commit(w), 0);
 }
 
-static void delete(const struct obj *o)
+static void delete (const struct obj *o)
 {
 	struct shm_object so = {.kind = SHM_KIND_FREE};
 
@@ -261,8 +261,7 @@ START_TEST(test_s74_wrong_class)
 	ck_assert_int_eq(hagent_notify_add(p, g.id, HAGENT_CHANGE_RESOURCE_STATE, 1, &seq),
 			 -EINVAL);
 	ck_assert_int_eq(hagent_notify_add(p, r.id, HAGENT_CHANGE_GROUP_STATE, 1, &seq), -EINVAL);
-	ck_assert_int_eq(hagent_notify_readd(p, g.id, HAGENT_CHANGE_RESOURCE_STATE, 1, 0),
-			 -EINVAL);
+	ck_assert_int_eq(hagent_notify_readd(p, g.id, HAGENT_CHANGE_RESOURCE_STATE, 1, 0), -EINVAL);
 	ck_assert_uint_eq(seq, 12345); /* untouched on failure */
 	change(&g, HAGENT_GROUP_ONLINE);
 	change(&r, HAGENT_RESOURCE_ONLINE);
@@ -297,8 +296,10 @@ START_TEST(test_filter_validation)
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-		ck_assert_int_eq(hagent_notify_add(p, r.id, table[i].filter, i, NULL), table[i].res);
-		ck_assert_int_eq(hagent_notify_add(p, g.id, table[i].filter, i, NULL), table[i].grp);
+		ck_assert_int_eq(hagent_notify_add(p, r.id, table[i].filter, i, NULL),
+				 table[i].res);
+		ck_assert_int_eq(hagent_notify_add(p, g.id, table[i].filter, i, NULL),
+				 table[i].grp);
 		ck_assert_int_eq(hagent_notify_add_all(p, table[i].filter, i), table[i].all);
 	}
 	ck_assert_int_eq(hagent_notify_add(p, NULL, HAGENT_CHANGE_GROUP_STATE, 1, NULL), -EINVAL);
@@ -672,17 +673,17 @@ START_TEST(test_s83_deleted)
 	hagent_notify_t p = port_new();
 	struct hagent_notification n;
 
-	ck_assert_int_eq(hagent_notify_add(p, r.id,
-					   HAGENT_CHANGE_RESOURCE_STATE |
-						   HAGENT_CHANGE_RESOURCE_DELETED,
-					   11, NULL),
-			 0);
+	ck_assert_int_eq(
+		hagent_notify_add(p, r.id,
+				  HAGENT_CHANGE_RESOURCE_STATE | HAGENT_CHANGE_RESOURCE_DELETED, 11,
+				  NULL),
+		0);
 	change(&r, HAGENT_RESOURCE_ONLINE_PENDING);
 	first = r;
 	change(&r, HAGENT_RESOURCE_ONLINE);
 	n = get_one(p); /* the second is queued now: the delete comes after it */
 	assert_note(&n, &first, HAGENT_CHANGE_RESOURCE_STATE, 11);
-	delete(&r);
+	delete (&r);
 	n = get_one(p);
 	assert_note(&n, &r, HAGENT_CHANGE_RESOURCE_STATE, 11);
 	n = get_one(p);
@@ -713,7 +714,7 @@ START_TEST(test_s83_deleted_unsubscribed)
 
 	ck_assert_int_eq(hagent_notify_add(p, r.id, HAGENT_CHANGE_RESOURCE_STATE, 1, NULL), 0);
 	change(&r, HAGENT_RESOURCE_ONLINE);
-	delete(&r);
+	delete (&r);
 	n = get_one(p);
 	assert_note(&n, &r, HAGENT_CHANGE_RESOURCE_STATE, 1);
 	assert_empty(p);
@@ -797,9 +798,10 @@ START_TEST(test_add_all)
 	hagent_notify_t p = port_new();
 	struct hagent_notification n;
 
-	ck_assert_int_eq(hagent_notify_add_all(p, HAGENT_CHANGE_RESOURCE_ADDED |
-							  HAGENT_CHANGE_GROUP_ADDED |
-							  HAGENT_CHANGE_GROUP_STATE,
+	ck_assert_int_eq(hagent_notify_add_all(p,
+					       HAGENT_CHANGE_RESOURCE_ADDED |
+						       HAGENT_CHANGE_GROUP_ADDED |
+						       HAGENT_CHANGE_GROUP_STATE,
 					       77),
 			 0);
 	change(&g, HAGENT_GROUP_ONLINE);
@@ -896,8 +898,9 @@ static void *many_main(void *userdata)
 		return NULL;
 	}
 	for (int i = 0; i < 4; i++)
-		if (hagent_notify_add(p, m->objs[i].id, bit(&m->objs[i], HAGENT_CHANGE_RESOURCE_STATE),
-				      (uint64_t) i, &last[i]) < 0)
+		if (hagent_notify_add(p, m->objs[i].id,
+				      bit(&m->objs[i], HAGENT_CHANGE_RESOURCE_STATE), (uint64_t) i,
+				      &last[i]) < 0)
 			many_fail(m);
 	pthread_barrier_wait(&m->start);
 	while (done < 4) {
@@ -907,9 +910,10 @@ static void *many_main(void *userdata)
 		}
 		if (n.change == HAGENT_CHANGE_RECONNECT) {
 			for (int i = 0; i < 4; i++)
-				if (hagent_notify_readd(p, m->objs[i].id,
-							bit(&m->objs[i], HAGENT_CHANGE_RESOURCE_STATE),
-							(uint64_t) i, last[i]) < 0)
+				if (hagent_notify_readd(
+					    p, m->objs[i].id,
+					    bit(&m->objs[i], HAGENT_CHANGE_RESOURCE_STATE),
+					    (uint64_t) i, last[i]) < 0)
 					many_fail(m);
 			continue;
 		}
@@ -943,7 +947,8 @@ static void many_ports(void)
 	for (int i = 0; i < MANY_CHANGES; i++) {
 		struct obj *o = &m.objs[i % 4];
 
-		change(o, o->kind == SHM_KIND_RESOURCE ? HAGENT_RESOURCE_ONLINE : HAGENT_GROUP_ONLINE);
+		change(o,
+		       o->kind == SHM_KIND_RESOURCE ? HAGENT_RESOURCE_ONLINE : HAGENT_GROUP_ONLINE);
 		if (i % 16 == 0)
 			usleep(1000); /* let getters fall asleep now and then */
 	}
