@@ -268,7 +268,8 @@ int hagent_notify_new(hagent_shm *s, hagent_notify_t *ret);
  * both, not 0, nothing else: -EINVAL) and key; *ret_state_seq (may be NULL)
  * gets the object's current state sequence.  Events from this moment on
  * match it.  Adding the same object with the same key again replaces the
- * filter.  -ENOENT: no such live object of that kind.
+ * filter.  -ENOENT: no such live object; -EINVAL also when the id is an
+ * object of the other kind (scenario 74).
  */
 int hagent_notify_add(hagent_notify_t port, const uint8_t id[HAGENT_ID_SIZE], uint32_t filter,
 		      uint64_t key, uint32_t *ret_state_seq);
@@ -278,8 +279,9 @@ int hagent_notify_add(hagent_notify_t port, const uint8_t id[HAGENT_ID_SIZE], ui
  * last_state_seq of this object (after a reconnect, or in a new process): if
  * the object's sequence differs now, one *_STATE notification with its
  * current state and sequence is queued (if the filter has the STATE bit),
- * standing for every change missed (semantics.md §7.4).  -ENOENT: the object
- * is gone (deleted).
+ * standing for every change missed (semantics.md §7.4); STATE notifications
+ * of this registration still queued are taken back, as that one stands for
+ * them too.  -ENOENT: the object is gone (deleted).
  */
 int hagent_notify_readd(hagent_notify_t port, const uint8_t id[HAGENT_ID_SIZE], uint32_t filter,
 			uint64_t key, uint32_t last_state_seq);
@@ -299,8 +301,10 @@ int hagent_notify_add_all(hagent_notify_t port, uint32_t filter, uint64_t key);
  * -ECANCELED: hagent_notify_unblock() was called meanwhile (the port is
  * still valid); -EBADF: not a port, or closed (also while waiting).
  * A port that fell more than the log's capacity behind delivers what it had
- * queued, then one HAGENT_CHANGE_RECONNECT; the registrations stay, and
- * re-adding each with its last seen sequence brings back the current states.
+ * queued, then one HAGENT_CHANGE_RECONNECT; a port whose queue reached four
+ * times the log's capacity drops it and delivers RECONNECT first.  The
+ * registrations stay, and re-adding each with its last seen sequence brings
+ * back the current states.
  * Deleting an object delivers what was queued for it, then its *_DELETED
  * (if in the filter), then drops the registrations bound to it.
  */
