@@ -583,7 +583,7 @@ static void assert_fails(const struct run *r, int code, const char *err)
 #define STATUS_TEXT                                                                                \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
 	"web            online          12                               persistent state "        \
-	"online, 2 failovers\n"                                                                    \
+	"online, after empty, 2 failovers\n"                                                                    \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
 	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
 	"locked, checkpoint 3, wait hint 5000 ms\n"                                                \
@@ -591,7 +591,7 @@ static void assert_fails(const struct run *r, int code, const char *err)
 	"persistent state offline\n"                                                               \
 	"`- caf\xc3\xa9\xff       failed          2    test        -     3\n"                      \
 	"empty          offline         1                                persistent state "        \
-	"offline\n"
+	"offline, waiting for provider groups\n"
 
 #define WEB_IP_JSON                                                                                \
 	"{\"name\":\"web-ip\",\"id\":\"000102030405060708090a0b0c0d0e0f\",\"group\":\"web\","      \
@@ -812,7 +812,7 @@ END_TEST
 	"\n"                                                                                       \
 	"NAME           STATE           SEQ  TYPE        PID   RESTARTS  NOTE\n"                   \
 	"web            online          12                               persistent state "        \
-	"online, 2 failovers\n"                                                                    \
+	"online, after empty, 2 failovers\n"                                                                    \
 	"|- web-ip      online          4    IP Address  1234  0\n"                                \
 	"`- web-server  online-pending  7    test        1240  1         depends on web-ip; "      \
 	"locked, checkpoint 3, wait hint 5000 ms\n"

@@ -122,9 +122,14 @@ char *name_list_join(const struct name_list *l)
 	return buf;
 }
 
-/* The group's note: its persistent state and, if any, its failovers. */
-static int row_group(struct row *w, const struct hagent_group *g)
+/*
+ * The group's note: its persistent state, its provider groups ("after a,
+ * b"), "waiting" while it waits for them, and its failovers if any.
+ */
+static int row_group(struct row *w, const struct status_group *sg)
 {
+	const struct hagent_group *g = sg->group;
+	_cleanup_free_ char *providers = NULL;
 	char failovers[32] = "";
 
 	*w = (struct row){.tree = ""};
@@ -132,7 +137,14 @@ static int row_group(struct row *w, const struct hagent_group *g)
 	if (g->failover_count)
 		snprintf(failovers, sizeof(failovers), ", %" PRIu32 " failovers",
 			 g->failover_count);
-	if (asprintf(&w->note, "persistent state %s%s", persistent_name(g->persistent_state),
+	if (sg->provider_groups.n > 0) {
+		providers = name_list_join(&sg->provider_groups);
+		if (!providers)
+			return -ENOMEM;
+	}
+	if (asprintf(&w->note, "persistent state %s%s%s%s%s",
+		     persistent_name(g->persistent_state), providers ? ", after " : "",
+		     providers ?: "", g->flags & HAGENT_GROUP_WAITING ? ", waiting for provider groups" : "",
 		     failovers) < 0) {
 		w->note = NULL;
 		return -ENOMEM;
@@ -240,7 +252,7 @@ static int rows_fill(struct row *rows, size_t *n, const struct status_group *gro
 	for (size_t i = 0; i < n_groups; i++) {
 		const struct status_group *g = &groups[i];
 
-		r = row_group(&rows[(*n)++], g->group);
+		r = row_group(&rows[(*n)++], g);
 		if (r < 0)
 			return r;
 		for (size_t k = 0; k < g->n_members; k++) {
@@ -481,6 +493,7 @@ static int group_print(FILE *f, const struct group_view *v)
 	}
 	sg.members = members;
 	sg.deps = deps;
+	sg.provider_groups = v->provider_groups; /* borrowed: sg is not freed */
 	kv_str(f, "Group:", g->name);
 	kv_id(f, g->id);
 	kv_str(f, "State:", group_state_name(g->state));
