@@ -65,6 +65,12 @@ static void usage(FILE *f)
 	      "  resource remove-dependency NAME PROVIDER\n"
 	      "                               NAME needs PROVIDER online (same group)\n"
 	      "\n"
+	      "Following changes:\n"
+	      "  watch [--filter WORDS] [NAME]... [--count N]\n"
+	      "                               one line per change of the groups and resources\n"
+	      "                               NAME (default: every object) until N lines or\n"
+	      "                               SIGINT/SIGTERM; WORDS: add,delete,state,property\n"
+	      "\n"
 	      "Options:\n"
 	      "  --runtime-dir DIR   hagentd's runtime dir (default: $HAGENT_RUNTIME_DIR,\n"
 	      "                      else " DEFAULT_RUNTIME_DIR ")\n"
@@ -79,6 +85,8 @@ static void usage(FILE *f)
 	      "  --timeout SEC       with --wait: give up after SEC seconds (fractions allowed;\n"
 	      "                      default: no limit)\n"
 	      "  --force             see resource remove and resource offline\n"
+	      "  --filter WORDS      watch: the changes to print (default all)\n"
+	      "  --count N           watch: exit after N lines\n"
 	      "  -h, --help          print this help\n"
 	      "  --version           print the version\n"
 	      "\n"
@@ -144,6 +152,26 @@ static int timeout_parse(const char *s, uint64_t *ret_ns)
 	return 0;
 }
 
+/* A positive decimal count (watch --count). */
+static int count_parse(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t) (*p - '0');
+	}
+	if (v == 0)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
 /* Appends the argument of a repeatable option; 0 or the exit code + 1 (as parse_argv()). */
 static int list_add(struct arg_list *l, char *arg)
 {
@@ -188,6 +216,18 @@ static int option_take(struct args *a, unsigned opt, char *arg)
 			return EXIT_INVALID_ARGUMENT + 1;
 		}
 		return 0;
+	case OPT_FILTER:
+		a->filter = arg;
+		return 0;
+	case OPT_COUNT:
+		if (count_parse(arg, &a->count) < 0) {
+			fprintf(stderr,
+				"monitorctl: invalid --count '%s': want a positive number of "
+				"lines\n",
+				arg);
+			return EXIT_INVALID_ARGUMENT + 1;
+		}
+		return 0;
 	default: /* OPT_WAIT, OPT_FORCE, OPT_IGNORE_LOCKED: flags */
 		return 0;
 	}
@@ -211,6 +251,8 @@ static int parse_argv(int argc, char **argv, struct args *a)
 		{"depends-on", required_argument, NULL, ARG_SPECIFIC | OPT_DEPENDS_ON},
 		{"ignore-locked", no_argument, NULL, ARG_SPECIFIC | OPT_IGNORE_LOCKED},
 		{"param", required_argument, NULL, ARG_SPECIFIC | OPT_PARAM},
+		{"filter", required_argument, NULL, ARG_SPECIFIC | OPT_FILTER},
+		{"count", required_argument, NULL, ARG_SPECIFIC | OPT_COUNT},
 		{},
 	};
 	int c, r;
@@ -383,7 +425,8 @@ static int cmd_show(const struct args *a)
 	return output_done(r);
 }
 
-#define ARGS_ANY (-1)
+#define ARGS_ANY   (-1)
+#define ARGS_NAMES (-2) /* any number of NAMEs, none included */
 
 static const struct command {
 	const char *verb;
@@ -420,6 +463,8 @@ static const struct command {
 	{"resource", "add-dependency", 2, 0, 0, " NAME PROVIDER", cmd_resource_add_dependency},
 	{"resource", "remove-dependency", 2, 0, 0, " NAME PROVIDER",
 	 cmd_resource_remove_dependency},
+	{"watch", NULL, ARGS_NAMES, OPT_FILTER | OPT_COUNT, 0,
+	 " [--filter add,delete,state,property] [NAME]... [--count N]", cmd_watch},
 };
 
 static const char *option_name(unsigned opt)
@@ -441,6 +486,10 @@ static const char *option_name(unsigned opt)
 		return "--depends-on";
 	case OPT_IGNORE_LOCKED:
 		return "--ignore-locked";
+	case OPT_FILTER:
+		return "--filter";
+	case OPT_COUNT:
+		return "--count";
 	default:
 		return "--param";
 	}
@@ -485,7 +534,7 @@ static int command_check(const struct command *c, const struct args *a)
 	int words = c->sub ? 2 : 1, n = a->n_cmd - words;
 	unsigned extra = a->given & ~c->options, missing = c->required & ~a->given;
 
-	if (c->n_args == ARGS_ANY ? n < 2 : n != c->n_args)
+	if (c->n_args == ARGS_ANY ? n < 2 : c->n_args != ARGS_NAMES && n != c->n_args)
 		return usage_error(c);
 	if (extra) {
 		fprintf(stderr, "monitorctl: option '%s' does not apply to '%s%s%s'\n",
@@ -517,12 +566,6 @@ static int dispatch(const struct args *a)
 		fputs("monitorctl: no command given\n", stderr);
 		usage(stderr);
 		return EXIT_INVALID_ARGUMENT;
-	}
-	if (strcmp(a->cmd[0], "watch") == 0) {
-		fputs("monitorctl: 'watch' needs notification ports, which this build does not "
-		      "have\n",
-		      stderr);
-		return EXIT_FAIL;
 	}
 	c = command_find(a);
 	if (!c)

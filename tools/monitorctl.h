@@ -36,6 +36,8 @@ enum {
 	OPT_DEPENDS_ON = 1u << 6,
 	OPT_IGNORE_LOCKED = 1u << 7,
 	OPT_PARAM = 1u << 8,
+	OPT_FILTER = 1u << 9,
+	OPT_COUNT = 1u << 10,
 };
 
 /* The arguments of a repeatable option, in order. */
@@ -53,6 +55,8 @@ struct args {
 	struct arg_list depends_on; /* --depends-on R */
 	struct arg_list params;	    /* --param KEY=VALUE (checked) */
 	uint64_t timeout_ns;	    /* --timeout; 0: wait without limit */
+	const char *filter;	    /* watch --filter, as given (monitorctl-watch.c checks it) */
+	uint64_t count;		    /* watch --count (>= 1) */
 	char **cmd;		    /* COMMAND and its arguments, NULL-terminated */
 	int n_cmd;
 };
@@ -95,3 +99,11 @@ int cmd_group_online(const struct args *a);
 int cmd_group_offline(const struct args *a);
 int cmd_group_set(const struct args *a);
 int cmd_group_set_dependency(const struct args *a);
+
+/*
+ * watch [NAME]... (monitorctl-watch.c): one line per change until --count
+ * lines, SIGINT or SIGTERM.  watch_filter_parse() turns --filter's words
+ * into HAGENT_CHANGE_* bits, or says which word is wrong (-EINVAL).
+ */
+int cmd_watch(const struct args *a);
+int watch_filter_parse(const char *s, uint32_t *ret);
