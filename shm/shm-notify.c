@@ -53,6 +53,12 @@ struct notify_reg {
 	uint32_t slot;	   /* where the object lives: the first guess of the next lookup */
 };
 
+/* A queued notification, and whether an object registration made it (a re-add takes those back). */
+struct queued {
+	struct hagent_notification n;
+	bool by_object;
+};
+
 struct notify_port {
 	_Atomic unsigned refs;
 	_Atomic uint32_t word; /* bumped by unblock and close; private futex */
@@ -66,7 +72,7 @@ struct notify_port {
 	bool has_all;
 	uint32_t all_filter;
 	uint64_t all_key, all_from;
-	struct hagent_notification *q; /* ring: q_len entries from q_first */
+	struct queued *q; /* ring: q_len entries from q_first */
 	size_t q_first, q_len, q_cap, q_max;
 };
 
@@ -116,7 +122,7 @@ static void queue_clear(struct notify_port *p)
 static int queue_grow(struct notify_port *p)
 {
 	size_t n = p->q_cap * 2 < p->q_max ? p->q_cap * 2 : p->q_max;
-	struct hagent_notification *q = reallocarray(NULL, n, sizeof(*q));
+	struct queued *q = reallocarray(NULL, n, sizeof(*q));
 
 	if (!q)
 		return -ENOMEM;
@@ -130,15 +136,15 @@ static int queue_grow(struct notify_port *p)
 	return 0;
 }
 
-static void queue_append(struct notify_port *p, const struct hagent_notification *n)
+static void queue_append(struct notify_port *p, const struct hagent_notification *n, bool by_object)
 {
-	p->q[(p->q_first + p->q_len) % p->q_cap] = *n;
+	p->q[(p->q_first + p->q_len) % p->q_cap] = (struct queued){.n = *n, .by_object = by_object};
 	p->q_len++;
 }
 
 static struct hagent_notification *queue_last(struct notify_port *p)
 {
-	return p->q_len ? &p->q[(p->q_first + p->q_len - 1) % p->q_cap] : NULL;
+	return p->q_len ? &p->q[(p->q_first + p->q_len - 1) % p->q_cap].n : NULL;
 }
 
 static void reconnect_make(struct hagent_notification *n)
@@ -155,16 +161,16 @@ static void reconnect_make(struct hagent_notification *n)
  * whole and starts again with one RECONNECT: the client re-reads anyway, and
  * the queue of a client that stopped reading cannot grow without end.
  */
-static void queue_push(struct notify_port *p, const struct hagent_notification *n)
+static void queue_push(struct notify_port *p, const struct hagent_notification *n, bool by_object)
 {
 	struct hagent_notification rc;
 
 	if (p->q_len == p->q_cap && (p->q_cap == p->q_max || queue_grow(p) < 0)) {
 		queue_clear(p);
 		reconnect_make(&rc);
-		queue_append(p, &rc);
+		queue_append(p, &rc, false);
 	}
-	queue_append(p, n);
+	queue_append(p, n, by_object);
 }
 
 /* A RECONNECT after what is queued; one stands for any number of losses in a row. */
@@ -175,7 +181,7 @@ static void queue_reconnect(struct notify_port *p)
 	if (last && last->change == HAGENT_CHANGE_RECONNECT)
 		return;
 	reconnect_make(&rc);
-	queue_push(p, &rc);
+	queue_push(p, &rc, false);
 }
 
 /* Drops the queued STATE notifications of registration (id, key), keeping the order of the rest. */
@@ -184,12 +190,12 @@ static void queue_drop_state(struct notify_port *p, const uint8_t id[HAGENT_ID_S
 	size_t kept = 0;
 
 	for (size_t i = 0; i < p->q_len; i++) {
-		struct hagent_notification *n = &p->q[(p->q_first + i) % p->q_cap];
+		struct queued *e = &p->q[(p->q_first + i) % p->q_cap];
 
-		if ((n->change & STATE_BITS) && n->key == key &&
-		    memcmp(n->id, id, HAGENT_ID_SIZE) == 0)
+		if (e->by_object && (e->n.change & STATE_BITS) && e->n.key == key &&
+		    memcmp(e->n.id, id, HAGENT_ID_SIZE) == 0)
 			continue;
-		p->q[(p->q_first + kept++) % p->q_cap] = *n;
+		p->q[(p->q_first + kept++) % p->q_cap] = *e;
 	}
 	p->q_len = kept;
 }
@@ -316,11 +322,11 @@ static void port_dispatch(struct notify_port *p, const struct hagent_event *ev)
 		if (!(r->filter & ev->change))
 			continue;
 		note_from_event(ev, r->key, &n);
-		queue_push(p, &n);
+		queue_push(p, &n, true);
 	}
 	if (p->has_all && (p->all_filter & ev->change) && ev->position >= p->all_from) {
 		note_from_event(ev, p->all_key, &n);
-		queue_push(p, &n);
+		queue_push(p, &n, false);
 	}
 	if (deleted)
 		regs_drop_id(p, ev->id);
@@ -480,7 +486,7 @@ static int port_add(struct notify_port *p, const uint8_t id[HAGENT_ID_SIZE], uin
 		queue_drop_state(p, id, key);
 		if (last_state_seq != o.state_seq && (filter & STATE_BITS)) {
 			note_current(id, key, &o, &n);
-			queue_push(p, &n);
+			queue_push(p, &n, true);
 		}
 	}
 	if (ret_seq)
@@ -616,7 +622,7 @@ static int port_take(struct notify_port *p, uint32_t word, struct hagent_notific
 	else {
 		port_sync(p);
 		if (p->q_len > 0) {
-			*ret = p->q[p->q_first];
+			*ret = p->q[p->q_first].n;
 			p->q_first = (p->q_first + 1) % p->q_cap;
 			p->q_len--;
 		} else {

@@ -379,6 +379,18 @@ START_TEST(test_readd_coalesces_queued)
 	assert_note(&n, &g, HAGENT_CHANGE_GROUP_STATE, 1);
 	ck_assert_uint_eq(n.position, UINT64_MAX);
 	assert_empty(p);
+	/* The all-objects registration's stay too, even with the same key. */
+	ck_assert_int_eq(hagent_notify_add_all(p, HAGENT_CHANGE_GROUP_STATE, 1), 0);
+	s0 = g.seq;
+	change(&g, HAGENT_GROUP_OFFLINE);
+	ck_assert_int_eq(hagent_notify_readd(p, g.id, HAGENT_CHANGE_GROUP_STATE, 1, s0), 0);
+	n = get_one(p);
+	assert_note(&n, &g, HAGENT_CHANGE_GROUP_STATE, 1);
+	ck_assert_uint_ne(n.position, UINT64_MAX); /* the all-objects one, from the log */
+	n = get_one(p);
+	assert_note(&n, &g, HAGENT_CHANGE_GROUP_STATE, 1);
+	ck_assert_uint_eq(n.position, UINT64_MAX); /* the re-add's */
+	assert_empty(p);
 	ck_assert_int_eq(hagent_notify_close(p), 0);
 }
 END_TEST
