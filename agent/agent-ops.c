@@ -227,6 +227,9 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 	if (r < 0)
 		return r;
 	grp = &o->model->groups[g];
+	r = check_no_dependents(o, g, err);
+	if (r < 0)
+		return r;
 	if (grp->n_members > 0) {
 		size_t closing = 0;
 
@@ -242,9 +245,6 @@ int agent_ops_group_remove(struct agent_ops *o, const char *name, sd_bus_error *
 		return ops_fail(err, CONTROL_ERROR_NOT_EMPTY,
 				"Group '%s' still has %zu resource%s; remove them first.",
 				grp->name, grp->n_members, grp->n_members == 1 ? "" : "s");
-	r = check_no_dependents(o, g, err);
-	if (r < 0)
-		return r;
 	r = config_store_group_remove(o->store, grp->name);
 	if (r == -ENOTEMPTY || r == -ENOENT || r == -EADDRINUSE) /* the store and the model disagree */
 		return ops_fail(err, CONTROL_ERROR_FAILED,

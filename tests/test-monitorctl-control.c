@@ -1157,6 +1157,74 @@ START_TEST(test_group_locked_and_set)
 }
 END_TEST
 
+/*
+ * Claim: group set-dependency prints the stored form by group id and a bad
+ * expression is exit 2 naming the byte and the reason, changing nothing;
+ * show and status name the provider groups and the wait; renames keep the
+ * expression; removing a provider group is refused (exit 1).
+ */
+START_TEST(test_group_dependency)
+{
+	char want[128], out[16384];
+	struct run r;
+	const char *db_id;
+
+	group_add("g");
+	resource_add("app", NULL);
+	MCTL(&r, "group", "add", "db");
+	assert_ok(&r, NULL);
+	r.out[strcspn(r.out, "\n")] = '\0';
+	db_id = strdupa(r.out);
+	MCTL(&r, "resource", "add", "pg", "--group", "db", "--type", "test");
+	assert_ok(&r, NULL);
+	res_wait("app", HAGENT_RESOURCE_OFFLINE);
+	res_wait("pg", HAGENT_RESOURCE_OFFLINE);
+
+	MCTL(&r, "group", "set-dependency", "g", "{[DB]}");
+	snprintf(want, sizeof(want), "[%s]\n", db_id);
+	assert_ok(&r, want);
+	MCTL(&r, "group", "set-dependency", "g", "[db] or [g]");
+	assert_fails(&r, 2, "at byte 5: only 'and' is allowed", NULL);
+	MCTL(&r, "group", "set-dependency", "db", "[g]");
+	assert_fails(&r, 2, "already depends on", NULL);
+	MCTL(&r, "group", "set-dependency", "nosuch", "[g]");
+	assert_fails(&r, 3, "nosuch", NULL);
+
+	MCTL(&r, "group", "online", "g");
+	assert_ok(&r, "pending\n");
+	MCTL(&r, "status");
+	assert_ok(&r, NULL);
+	ck_assert_msg(strstr(r.out, "persistent state online, after db, waiting for provider groups\n"),
+		      "%s", r.out);
+	MCTL(&r, "group", "rename", "db", "Database");
+	assert_ok(&r, "");
+	MCTL(&r, "resource", "rename", "app", "web-app");
+	assert_ok(&r, "");
+	MCTL(&r, "show", "g");
+	assert_ok(&r, NULL);
+	ck_assert_msg(strstr(r.out, "Provider groups:  Database\n"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "Waiting:          for its provider groups to be online\n"), "%s",
+		      r.out);
+	ck_assert_msg(strstr(r.out, "web-app"), "%s", r.out);
+	monitorctl_status_json(out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"waiting\":true,\"provider_groups\":[\"Database\"]"), "%s", out);
+
+	MCTL(&r, "group", "online", "database", "--wait", "--timeout", "30");
+	assert_ok(&r, "online\n");
+	res_wait("web-app", HAGENT_RESOURCE_ONLINE);
+	ck_assert_int_eq(group_get("g").flags & HAGENT_GROUP_WAITING, 0);
+
+	MCTL(&r, "resource", "rename", "web-app", "pg");
+	assert_fails(&r, 1, "taken", NULL);
+	MCTL(&r, "group", "remove", "database"); /* refused for this before its members */
+	assert_fails(&r, 1, "'g' depends on it", NULL);
+	MCTL(&r, "group", "set-dependency", "g", "");
+	assert_ok(&r, "\n");
+	MCTL(&r, "group", "remove", "database");
+	assert_fails(&r, 1, "still has 1 resource", NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("monitorctl-control");
@@ -1180,6 +1248,7 @@ static Suite *suite(void)
 		{"group_online_fails", test_group_online_fails},
 		{"dependencies", test_dependencies},
 		{"group_locked_and_set", test_group_locked_and_set},
+		{"group_dependency", test_group_dependency},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
