@@ -104,14 +104,31 @@ run resource add web-db --group web --type test \
 run resource add web-app --group web --type process --depends-on web-db \
   --set 'Command=exec sleep 3600' --set StopTimeout=2000 --set RestartDelay=0 >/dev/null
 run resource add web-cache --group web --type test --set IsAlivePollInterval=1000 >/dev/null
+
+step "A second group, frontend, that needs the whole web group online first"
+run group add frontend >/dev/null
+run resource add lb --group frontend --type test >/dev/null
+run group set-dependency frontend '[web]'
+echo "(the expression is stored by group id, so renaming web would not break it)"
+"$monitorctl" watch --filter state frontend >"$demo/watch.log" 2>&1 &
+watch_pid=$!
 run status
 
-step "Bringing the group online: web-db (asynchronous, it reports progress) and web-cache, then web-app"
+step "Bringing frontend online: it waits for web"
+run group online frontend
+run status
+
+step "Bringing web online: web-db (asynchronous, it reports progress) and web-cache, then web-app; then frontend"
 run group online web
 sleep 0.25
 run status
 wait_state web-app online
+wait_state lb online
 run status
+kill -TERM "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+echo "What \`monitorctl watch --filter state frontend\` printed meanwhile (from the segment's event log):"
+sed 's/^/  /' "$demo/watch.log"
 
 step "A failure: the process of web-app is killed"
 app_pid=$(field web-app monitor_pid)
@@ -136,6 +153,7 @@ if ((keep)); then
   cat <<EOF
   export HAGENT_RUNTIME_DIR=$demo/run
   $monitorctl status
+  $monitorctl watch                   # every change, as it happens (Ctrl-C ends it)
   $monitorctl group offline web --wait
   kill $agent_pid; rm -rf $demo     # to stop it and clean up
 Its log: $demo/hagentd.log
@@ -143,7 +161,7 @@ EOF
   exit 0
 fi
 
-step "Taking the group offline: web-app before web-db"
+step "Taking web offline: frontend goes first (it depends on web), then web-app before web-db"
 run group offline web --wait
 run status
 
