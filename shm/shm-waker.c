@@ -30,7 +30,8 @@
 struct shm_waker {
 	const struct shm_header *h;
 	pthread_t thread;
-	pid_t pid; /* the process the thread lives in */
+	pid_t pid;	     /* the process the thread lives in */
+	uint64_t start_head; /* event_head at the start: wake-ups are owed for any later one */
 	_Atomic bool stop;
 	_Atomic uint64_t wakeups;
 	alignas(SHM_CACHELINE) _Atomic uint32_t armed; /* 1: the thread sleeps or is about to */
@@ -50,8 +51,11 @@ void shm_wake_watchers(const struct shm_header *h)
 static void *waker_main(void *userdata)
 {
 	struct shm_waker *k = userdata;
-	/* Pairs with the release store of event_head in shm_writer_commit(). */
-	uint64_t done = atomic_load_explicit(&k->h->event_head, memory_order_acquire);
+	/*
+	 * Not the head when the thread first runs: that may be long after the
+	 * start, and commits made meanwhile would never be woken for.
+	 */
+	uint64_t done = k->start_head;
 
 	for (;;) {
 		uint64_t head = atomic_load_explicit(&k->h->event_head, memory_order_acquire);
@@ -87,7 +91,12 @@ int shm_waker_start(const struct shm_header *h, struct shm_waker **ret)
 	k = aligned_alloc(SHM_CACHELINE, ALIGN_TO(sizeof(*k), (size_t) SHM_CACHELINE));
 	if (!k)
 		return -ENOMEM;
-	*k = (struct shm_waker){.h = h, .pid = getpid()};
+	*k = (struct shm_waker){
+		.h = h,
+		.pid = getpid(),
+		/* The writer's own store (it is the caller): relaxed is enough. */
+		.start_head = atomic_load_explicit(&h->event_head, memory_order_relaxed),
+	};
 	/* The thread takes no signals: they belong to the writer's main loop. */
 	sigfillset(&all);
 	(void) pthread_sigmask(SIG_SETMASK, &all, &old);

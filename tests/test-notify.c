@@ -992,6 +992,33 @@ START_TEST(test_waker_stop)
 }
 END_TEST
 
+/*
+ * A commit right after the waker started, before its thread may have run:
+ * the thread owes that wake-up too (it once took the head it first saw as
+ * done, and a watcher slept through the commit).
+ */
+START_TEST(test_waker_start_race)
+{
+	for (int i = 0; i < 200; i++) {
+		struct obj g = create(SHM_KIND_GROUP, 0, "G");
+		struct getter gt = {.port = port_new(), .timeout_ms = 5000, .r = 1};
+		pthread_t t;
+
+		ck_assert_int_eq(
+			hagent_notify_add(gt.port, g.id, HAGENT_CHANGE_GROUP_STATE, 1, NULL), 0);
+		ck_assert_int_eq(pthread_create(&t, NULL, getter_main, &gt), 0);
+		usleep(2000); /* the getter sleeps */
+		ck_assert_int_eq(shm_writer_start_waker(w), 0);
+		change(&g, HAGENT_GROUP_ONLINE);
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		ck_assert_msg(gt.r == 0, "round %d: get %d", i, gt.r);
+		ck_assert_int_eq(hagent_notify_close(gt.port), 0);
+		teardown();
+		setup();
+	}
+}
+END_TEST
+
 static Suite *notify_suite(void)
 {
 	Suite *su = suite_create("notify");
@@ -1025,6 +1052,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_port_outlives_handle);
 	tcase_add_test(tc, test_unblock_before_get);
 	tcase_add_test(tc, test_many_ports);
+	tcase_add_test(tc, test_waker_start_race);
 	suite_add_tcase(su, tc);
 
 	/* The same waits with the writer's waker thread doing the wake-ups. */
