@@ -2,6 +2,7 @@
 # Build hagent in release mode (build-release/) and run the benchmarks,
 # passing all arguments (--quick, --runs N) through to each:
 # build-release/bench/hagent-bench (the shared-memory layer), then
+# build-release/bench/hagent-bench-notify (notification ports), then
 # build-release/bench/hagent-bench-agent (hagentd with real monitors).
 # Dependency and build output goes to stderr; stdout is the benchmark's.
 set -euo pipefail
@@ -17,8 +18,9 @@ fi
 meson compile -C "$dir" >&2
 
 bench=$dir/bench/hagent-bench
+notify_bench=$dir/bench/hagent-bench-notify
 agent_bench=$dir/bench/hagent-bench-agent
-for b in "$bench" "$agent_bench"; do
+for b in "$bench" "$notify_bench" "$agent_bench"; do
   if [[ ! -x $b ]]; then
     echo "run-bench: $b was not built (is bench/ wired into meson.build?)" >&2
     exit 1
@@ -27,6 +29,8 @@ done
 
 status=0
 "$bench" "$@" || status=$?
+echo
+"$notify_bench" "$@" || status=$?
 echo
 "$agent_bench" "$@" || status=$?
 exit "$status"

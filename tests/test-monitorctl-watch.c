@@ -603,6 +603,22 @@ START_TEST(signals_end_it)
 }
 END_TEST
 
+/* hagentd stops while a watch waits: exit 7 once its heartbeat is stale (5 s). */
+START_TEST(agent_stops)
+{
+	struct watcher w;
+
+	web_up();
+	WATCH(&w, "web");
+	watch_wait_ready(&w);
+	scn_agent_stop();
+	ck_assert_int_eq(watch_end(&w, 0), 7);
+	ck_assert_str_eq(w.buf, "");
+	ck_assert_str_eq(w.errbuf, "monitorctl: hagentd stopped\n");
+	watch_free(&w);
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("monitorctl-watch");
@@ -615,6 +631,7 @@ static Suite *watch_suite(void)
 	scn_tcase_add(s, "fallen_behind_named", fallen_behind_named, 240);
 	scn_tcase_add(s, "fallen_behind_every_object", fallen_behind_every_object, 240);
 	scn_tcase_add(s, "signals_end_it", signals_end_it, 60);
+	scn_tcase_add(s, "agent_stops", agent_stops, 60);
 	return s;
 }
 
