@@ -238,56 +238,51 @@ static int rename_fail(sd_bus_error *err, int r, const char *kind, const char *n
 	}
 }
 
+/* RenameGroup (group) or RenameResource. */
+static int rename_object(struct agent_ops *o, bool group, const char *name, const char *new_name,
+			 sd_bus_error *err)
+{
+	const char *kind = group ? "Group" : "Resource";
+	char old[SHM_NAME_MAX], *model_name;
+	ssize_t other;
+	size_t i = 0;
+	int r;
+
+	r = group ? ops_ready_group(o, name, &i, err) : ops_ready_resource(o, name, &i, err);
+	if (r >= 0)
+		r = ops_check_name(group ? "group" : "resource", new_name, err);
+	if (r < 0)
+		return r;
+	model_name = group ? o->model->groups[i].name : o->model->resources[i].name;
+	snprintf(old, sizeof(old), "%s", model_name);
+	other = group ? agent_model_group_find(o->model, new_name)
+		      : agent_model_resource_find(o->model, new_name);
+	if (other >= 0 && (size_t) other != i)
+		return rename_fail(err, -EEXIST, kind, old, new_name);
+	r = group ? config_store_group_rename(o->store, old, new_name)
+		  : config_store_resource_rename(o->store, old, new_name);
+	if (r < 0)
+		return rename_fail(err, r, kind, old, new_name);
+	snprintf(model_name, SHM_NAME_MAX, "%s", new_name);
+	log_info("%s %s: renamed to %s.", kind, old, new_name);
+	if (group) {
+		agent_groups_props_changed(o->groups, i); /* the record, GROUP_PROPERTY */
+		return 0;
+	}
+	agent_resources_begin(o->resources);
+	agent_resources_republish(o->resources, i, AGENT_CHANGE_RESOURCE_PROPERTY);
+	agent_resources_end(o->resources);
+	return 0;
+}
+
 int agent_ops_group_rename(struct agent_ops *o, const char *name, const char *new_name,
 			   sd_bus_error *err)
 {
-	char old[SHM_NAME_MAX];
-	ssize_t other;
-	size_t gi = 0;
-	int r;
-
-	r = ops_ready_group(o, name, &gi, err);
-	if (r >= 0)
-		r = ops_check_name("group", new_name, err);
-	if (r < 0)
-		return r;
-	snprintf(old, sizeof(old), "%s", o->model->groups[gi].name);
-	other = agent_model_group_find(o->model, new_name);
-	if (other >= 0 && (size_t) other != gi)
-		return rename_fail(err, -EEXIST, "Group", old, new_name);
-	r = config_store_group_rename(o->store, old, new_name);
-	if (r < 0)
-		return rename_fail(err, r, "Group", old, new_name);
-	snprintf(o->model->groups[gi].name, SHM_NAME_MAX, "%s", new_name);
-	log_info("Group %s: renamed to %s.", old, new_name);
-	agent_groups_props_changed(o->groups, gi); /* the record, GROUP_PROPERTY */
-	return 0;
+	return rename_object(o, true, name, new_name, err);
 }
 
 int agent_ops_resource_rename(struct agent_ops *o, const char *name, const char *new_name,
 			      sd_bus_error *err)
 {
-	char old[SHM_NAME_MAX];
-	ssize_t other;
-	size_t i = 0;
-	int r;
-
-	r = ops_ready_resource(o, name, &i, err);
-	if (r >= 0)
-		r = ops_check_name("resource", new_name, err);
-	if (r < 0)
-		return r;
-	snprintf(old, sizeof(old), "%s", o->model->resources[i].name);
-	other = agent_model_resource_find(o->model, new_name);
-	if (other >= 0 && (size_t) other != i)
-		return rename_fail(err, -EEXIST, "Resource", old, new_name);
-	r = config_store_resource_rename(o->store, old, new_name);
-	if (r < 0)
-		return rename_fail(err, r, "Resource", old, new_name);
-	snprintf(o->model->resources[i].name, SHM_NAME_MAX, "%s", new_name);
-	log_info("Resource %s: renamed to %s.", old, new_name);
-	agent_resources_begin(o->resources);
-	agent_resources_republish(o->resources, i, AGENT_CHANGE_RESOURCE_PROPERTY);
-	agent_resources_end(o->resources);
-	return 0;
+	return rename_object(o, false, name, new_name, err);
 }

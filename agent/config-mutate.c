@@ -99,9 +99,13 @@ static int object_add(struct config_store *s, enum config_stmt add, const char *
 	return 0;
 }
 
-/* Removes the object named name unless a row of `used` refers to it (-ENOTEMPTY). */
+/*
+ * Removes the object named name unless a row of `used` refers to it
+ * (-ENOTEMPTY) or, if provides is not _STMT_MAX, a row of `provides` does
+ * (-EADDRINUSE).
+ */
 static int object_remove(struct config_store *s, enum config_stmt find, enum config_stmt used,
-			 enum config_stmt del, const char *name)
+			 enum config_stmt provides, enum config_stmt del, const char *name)
 {
 	char id[CONFIG_ID_LEN + 1];
 	int r;
@@ -118,6 +122,10 @@ static int object_remove(struct config_store *s, enum config_stmt find, enum con
 		r = exists(s, used, id, NULL);
 	if (r > 0)
 		r = -ENOTEMPTY;
+	if (r >= 0 && provides != _STMT_MAX)
+		r = exists(s, provides, id, NULL);
+	if (r > 0)
+		r = -EADDRINUSE;
 	if (r >= 0)
 		r = run(s, del, id, NULL, NULL, NULL);
 	return config_end(s, r);
@@ -176,7 +184,7 @@ int config_store_type_add(struct config_store *s, const char *name, char ret_id[
 
 int config_store_type_remove(struct config_store *s, const char *name)
 {
-	return object_remove(s, STMT_TYPE_ID, STMT_TYPE_USED, STMT_TYPE_DEL, name);
+	return object_remove(s, STMT_TYPE_ID, STMT_TYPE_USED, _STMT_MAX, STMT_TYPE_DEL, name);
 }
 
 int config_store_group_add(struct config_store *s, const char *name, char ret_id[CONFIG_ID_LEN + 1])
@@ -186,28 +194,8 @@ int config_store_group_add(struct config_store *s, const char *name, char ret_id
 
 int config_store_group_remove(struct config_store *s, const char *name)
 {
-	char id[CONFIG_ID_LEN + 1];
-	int r;
-
-	assert_return(s, -EINVAL);
-	r = config_name_check(name);
-	if (r < 0)
-		return r;
-	r = config_begin(s);
-	if (r < 0)
-		return r;
-	r = lookup(s, STMT_GROUP_ID, name, id, NULL);
-	if (r >= 0)
-		r = exists(s, STMT_GROUP_USED, id, NULL);
-	if (r > 0)
-		r = -ENOTEMPTY;
-	if (r >= 0)
-		r = exists(s, STMT_GROUP_PROVIDES, id, NULL);
-	if (r > 0)
-		r = -EADDRINUSE;
-	if (r >= 0)
-		r = run(s, STMT_GROUP_DEL, id, NULL, NULL, NULL);
-	return config_end(s, r);
+	return object_remove(s, STMT_GROUP_ID, STMT_GROUP_USED, STMT_GROUP_PROVIDES, STMT_GROUP_DEL,
+			     name);
 }
 
 static int object_rename(struct config_store *s, enum config_stmt find, enum config_stmt rename,
