@@ -577,8 +577,8 @@ static int all_handle(struct watch *w, const struct hagent_notification *n)
 		if (!seen_add(w, n->kind, n->id, n->name, n->state, n->state_seq))
 			return seen_oom();
 	} else if (e) {
-		snprintf(e->name, sizeof(e->name), "%s",
-			 n->name); /* a rename comes as a property */
+		/* A rename comes as a property change. */
+		snprintf(e->name, sizeof(e->name), "%s", n->name);
 	}
 	if (!(n->change & w->filter))
 		return -1;
@@ -685,6 +685,10 @@ int cmd_watch(const struct args *a)
 
 	if ((a->given & OPT_FILTER) && watch_filter_parse(a->filter, &w.filter) < 0)
 		return EXIT_INVALID_ARGUMENT;
+	/* First: a SIGTERM from now on ends the watch with exit 0, not by the signal. */
+	r = signals_start();
+	if (r != EXIT_OK)
+		return r;
 	r = state_open(a->runtime_dir, &w.shm);
 	if (r > 0)
 		return r;
@@ -693,9 +697,6 @@ int cmd_watch(const struct args *a)
 		if (r != EXIT_OK)
 			return r;
 	}
-	r = signals_start();
-	if (r != EXIT_OK)
-		return r;
 	r = hagent_notify_new(w.shm, &w.port);
 	if (r < 0)
 		return port_failed("cannot create a notification port", r);
