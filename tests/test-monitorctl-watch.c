@@ -603,6 +603,35 @@ START_TEST(signals_end_it)
 }
 END_TEST
 
+/*
+ * Scenario 82 end to end: a watch of web goes on after web is renamed (the
+ * port matches by id), and prints the new name.
+ */
+START_TEST(rename_keeps_watching)
+{
+	struct hagent_resource res;
+	struct scn_reply rep;
+	struct watcher w;
+	char hex[2 * HAGENT_ID_SIZE + 1], want[256];
+	sd_bus_message *m;
+
+	web_up();
+	res = scn_res("web");
+	hex_of(res.id, hex);
+	WATCH(&w, "--json", "web");
+	watch_wait_ready(&w);
+	m = scn_method_new("RenameResource");
+	ck_assert_int_ge(sd_bus_message_append(m, "ss", "web", "web2"), 0);
+	ck_assert_int_eq(scn_method_send(m, &rep, NULL), 0);
+	ck_assert_int_eq(scn_online("web2", &rep), 0);
+	snprintf(want, sizeof(want), "\"name\":\"web2\",\"id\":\"%s\",\"state\":\"online\"", hex);
+	watch_wait_for(&w, want);
+	ck_assert_int_eq(watch_end(&w, SIGTERM), 0);
+	ck_assert_ptr_null(strstr(w.buf, "\"name\":\"web\""));
+	watch_free(&w);
+}
+END_TEST
+
 /* hagentd stops while a watch waits: exit 7 once its heartbeat is stale (5 s). */
 START_TEST(agent_stops)
 {
@@ -632,6 +661,7 @@ static Suite *watch_suite(void)
 	scn_tcase_add(s, "fallen_behind_every_object", fallen_behind_every_object, 240);
 	scn_tcase_add(s, "signals_end_it", signals_end_it, 60);
 	scn_tcase_add(s, "agent_stops", agent_stops, 60);
+	scn_tcase_add(s, "rename_keeps_watching", rename_keeps_watching, 60);
 	return s;
 }
 
