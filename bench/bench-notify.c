@@ -25,7 +25,6 @@
  * their own waits; every one is reaped on every path.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
@@ -442,44 +441,6 @@ static void help(void)
 	       "  -r --runs N   runs per figure (default 3, quick 2)\n");
 }
 
-static int parse_argv(int argc, char *argv[])
-{
-	static const struct option options[] = {{"help", no_argument, NULL, 'h'},
-						{"quick", no_argument, NULL, 'q'},
-						{"runs", required_argument, NULL, 'r'},
-						{}};
-	unsigned long v;
-	char *end;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "hqr:", options, NULL)) >= 0)
-		switch (c) {
-		case 'h':
-			help();
-			return 0;
-		case 'q':
-			arg_quick = true;
-			break;
-		case 'r':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end || v < 1 || v > MAX_RUNS) {
-				fprintf(stderr, "--runs: expected 1-%u, got '%s'\n", MAX_RUNS,
-					optarg);
-				return -EINVAL;
-			}
-			arg_runs = (unsigned) v;
-			break;
-		default:
-			return -EINVAL;
-		}
-	if (optind < argc) {
-		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 1;
-}
-
 int main(int argc, char *argv[])
 {
 	struct budget bud;
@@ -488,7 +449,7 @@ int main(int argc, char *argv[])
 	struct utsname u = {};
 	int r;
 
-	r = parse_argv(argc, argv);
+	r = bench_parse_argv(argc, argv, MAX_RUNS, help, &arg_quick, &arg_runs);
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	bud = arg_quick ? (struct budget){.runs = 2, .rounds = 100}

@@ -15,7 +15,6 @@
  * on every path, killed first if it overstays.  Nothing is pinned.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1426,45 +1425,6 @@ static void help(void)
 	       MAX_RUNS);
 }
 
-/* 1: go on; 0: exit successfully (help); negative errno: bad usage. */
-static int parse_argv(int argc, char *argv[])
-{
-	static const struct option options[] = {{"help", no_argument, NULL, 'h'},
-						{"quick", no_argument, NULL, 'q'},
-						{"runs", required_argument, NULL, 'r'},
-						{}};
-	unsigned long v;
-	char *end;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "hqr:", options, NULL)) >= 0)
-		switch (c) {
-		case 'h':
-			help();
-			return 0;
-		case 'q':
-			arg_quick = true;
-			break;
-		case 'r':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end || v < 1 || v > MAX_RUNS) {
-				fprintf(stderr, "--runs: expected 1-%u, got '%s'\n", MAX_RUNS,
-					optarg);
-				return -EINVAL;
-			}
-			arg_runs = (unsigned) v;
-			break;
-		default:
-			return -EINVAL;
-		}
-	if (optind < argc) {
-		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 1;
-}
-
 int main(int argc, char *argv[])
 {
 	static const struct {
@@ -1480,7 +1440,7 @@ int main(int argc, char *argv[])
 	struct budget bud;
 	int r;
 
-	r = parse_argv(argc, argv);
+	r = bench_parse_argv(argc, argv, MAX_RUNS, help, &arg_quick, &arg_runs);
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	budget_init(&bud);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Timing, statistics, the result table and helper processes for hagent-bench. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
@@ -332,4 +333,43 @@ int time_op(bench_op op, void *ctx, unsigned batch, uint64_t duration_ns, double
 double percent(uint64_t part, uint64_t whole)
 {
 	return whole > 0 ? 100.0 * (double) part / (double) whole : 0.0;
+}
+
+int bench_parse_argv(int argc, char *argv[], unsigned max_runs, void (*help)(void), bool *quick,
+		     unsigned *runs)
+{
+	static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+						{"quick", no_argument, NULL, 'q'},
+						{"runs", required_argument, NULL, 'r'},
+						{}};
+	unsigned long v;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "hqr:", options, NULL)) >= 0)
+		switch (c) {
+		case 'h':
+			help();
+			return 0;
+		case 'q':
+			*quick = true;
+			break;
+		case 'r':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end || v < 1 || v > max_runs) {
+				fprintf(stderr, "--runs: expected 1-%u, got '%s'\n", max_runs,
+					optarg);
+				return -EINVAL;
+			}
+			*runs = (unsigned) v;
+			break;
+		default:
+			return -EINVAL;
+		}
+	if (optind < argc) {
+		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
 }

@@ -82,6 +82,14 @@ typedef int (*bench_op)(void *ctx, uint64_t i);
 /* Calls op for about duration_ns, reading the clock every batch calls; *ret: ns per call. */
 int time_op(bench_op op, void *ctx, unsigned batch, uint64_t duration_ns, double *ret);
 
+/*
+ * The command line of a benchmark that takes only -h/--help, -q/--quick and
+ * -r/--runs N (1..max_runs): 1 go on, 0 help was printed (exit successfully),
+ * -EINVAL bad usage (said on stderr).  *quick and *runs are set when given.
+ */
+int bench_parse_argv(int argc, char *argv[], unsigned max_runs, void (*help)(void), bool *quick,
+		     unsigned *runs);
+
 /* ---- the result table ---- */
 
 enum unit {
