@@ -8,18 +8,19 @@
 
 #include "agent-control-internal.h"
 
-static int dependency(sd_bus_message *m, void *userdata, sd_bus_error *err, bool add)
+/* A method of two names and no answer: dependent and provider, or name and new name. */
+static int two_names(sd_bus_message *m, void *userdata, sd_bus_error *err,
+		     int (*op)(struct agent_ops *o, const char *a, const char *b, sd_bus_error *err))
 {
 	struct control_conn *c = userdata;
-	const char *dependent, *provider;
+	const char *a, *b;
 	int r;
 
 	r = control_check_access(c, err);
 	if (r >= 0)
-		r = sd_bus_message_read(m, "ss", &dependent, &provider);
+		r = sd_bus_message_read(m, "ss", &a, &b);
 	if (r >= 0)
-		r = add ? agent_ops_dep_add(control_ops(c), dependent, provider, err)
-			: agent_ops_dep_remove(control_ops(c), dependent, provider, err);
+		r = op(control_ops(c), a, b, err);
 	if (r < 0)
 		return r;
 	return sd_bus_reply_method_return(m, NULL);
@@ -27,12 +28,12 @@ static int dependency(sd_bus_message *m, void *userdata, sd_bus_error *err, bool
 
 int control_method_add_dependency(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
-	return dependency(m, userdata, err, true);
+	return two_names(m, userdata, err, agent_ops_dep_add);
 }
 
 int control_method_remove_dependency(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
-	return dependency(m, userdata, err, false);
+	return two_names(m, userdata, err, agent_ops_dep_remove);
 }
 
 int control_method_online_group(sd_bus_message *m, void *userdata, sd_bus_error *err)
@@ -112,29 +113,12 @@ int control_method_set_group_deps(sd_bus_message *m, void *userdata, sd_bus_erro
 	return sd_bus_reply_method_return(m, "s", stored);
 }
 
-static int rename_object(sd_bus_message *m, void *userdata, sd_bus_error *err, bool group)
-{
-	struct control_conn *c = userdata;
-	const char *name, *new_name;
-	int r;
-
-	r = control_check_access(c, err);
-	if (r >= 0)
-		r = sd_bus_message_read(m, "ss", &name, &new_name);
-	if (r >= 0)
-		r = group ? agent_ops_group_rename(control_ops(c), name, new_name, err)
-			  : agent_ops_resource_rename(control_ops(c), name, new_name, err);
-	if (r < 0)
-		return r;
-	return sd_bus_reply_method_return(m, NULL);
-}
-
 int control_method_rename_group(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
-	return rename_object(m, userdata, err, true);
+	return two_names(m, userdata, err, agent_ops_group_rename);
 }
 
 int control_method_rename_resource(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
-	return rename_object(m, userdata, err, false);
+	return two_names(m, userdata, err, agent_ops_resource_rename);
 }
