@@ -401,7 +401,7 @@ static int monitor_start(struct agent_res *r, uint32_t gen)
 				       res_name(r));
 	k = chan_agent_fds(r->chan, &fds); /* a new channel: its memfds are there */
 	if (k >= 0)
-		k = monitor_spawn(path, &fds, NULL, &m->proc);
+		k = monitor_spawn(path, &fds, -EBADF, NULL, &m->proc);
 	if (k == -ENOENT)
 		return log_error_errno(k, "Resource %s: the monitor program %s does not exist.",
 				       res_name(r), path);

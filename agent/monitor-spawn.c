@@ -38,7 +38,10 @@
 
 #define CHANNEL_FDS_KEY "HAGENT_CHANNEL_FDS"
 #define CHANNEL_FDS_ENV CHANNEL_FDS_KEY "=3,4,5,6"
-#define FIRST_FREE_FD	7  /* after 0-2 and the channel's 3-6 */
+#define LINK_FD_KEY	"HAGENT_LINK_FD"
+#define LINK_FD_ENV	LINK_FD_KEY "=7"
+#define LINK_FD_NUM	7  /* the link to the agent (channel-link.h), when there is one */
+#define FIRST_FREE_FD	8  /* after 0-2, the channel's 3-6 and the link's 7 */
 #define SCRATCH_FD_MIN	10 /* the child parks fds here while it fills 3-6 */
 
 /*
@@ -70,7 +73,8 @@ struct spawn_plan {
 	const char *program;
 	char *argv[2];
 	char **envp;
-	int src[4]; /* producer, agent, mon_bell, agent_bell */
+	int src[5]; /* producer, agent, mon_bell, agent_bell, link (or -1) */
+	int n_src;
 	long max_fd;
 	pid_t parent; /* the agent */
 	/*
@@ -96,14 +100,16 @@ static bool overridden(const char *entry, const char *const *extra)
 
 	if (n == strlen(CHANNEL_FDS_KEY) && memcmp(entry, CHANNEL_FDS_KEY, n) == 0)
 		return true;
+	if (n == strlen(LINK_FD_KEY) && memcmp(entry, LINK_FD_KEY, n) == 0)
+		return true;
 	for (; extra && *extra; extra++)
 		if (key_len(*extra) == n && memcmp(*extra, entry, n) == 0)
 			return true;
 	return false;
 }
 
-/* environ minus overridden keys, then HAGENT_CHANNEL_FDS, then extra: pointers only. */
-static int build_envp(const char *const *extra, char ***ret)
+/* environ minus overridden keys, then HAGENT_CHANNEL_FDS (and HAGENT_LINK_FD), then extra. */
+static int build_envp(const char *const *extra, bool link, char ***ret)
 {
 	size_t n_env = 0, n_extra = 0, k = 0;
 	char **envp;
@@ -116,13 +122,15 @@ static int build_envp(const char *const *extra, char ***ret)
 	for (char **e = environ; e && *e; e++)
 		n_env++;
 
-	envp = calloc(n_env + 1 + n_extra + 1, sizeof(char *));
+	envp = calloc(n_env + 2 + n_extra + 1, sizeof(char *));
 	if (!envp)
 		return -ENOMEM;
 	for (char **e = environ; e && *e; e++)
 		if (!overridden(*e, extra))
 			envp[k++] = *e;
 	envp[k++] = (char *) CHANNEL_FDS_ENV;
+	if (link)
+		envp[k++] = (char *) LINK_FD_ENV;
 	for (size_t i = 0; i < n_extra; i++)
 		envp[k++] = (char *) extra[i];
 	envp[k] = NULL;
@@ -150,7 +158,7 @@ _child_ static int child_main(void *arg)
 	struct spawn_plan *plan = arg;
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t empty;
-	int tmp[4];
+	int tmp[5];
 
 	/* Defaults first, while everything is still blocked: no agent handler runs here. */
 	(void) sigemptyset(&sa.sa_mask);
@@ -161,33 +169,29 @@ _child_ static int child_main(void *arg)
 	if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
 		child_fail(plan, errno);
 
+	/*
+	 * A session of its own: a signal to the agent's process group does not
+	 * reach it.  No parent-death signal: a monitor outlives the agent, and
+	 * the next agent re-attaches it (docs/agent-restart.md); the link (fd 7)
+	 * hanging up is how it learns that the agent is gone.
+	 */
 	if (setsid() < 0)
 		child_fail(plan, errno);
-	/*
-	 * A monitor does not outlive the agent: SIGTERM (libhamon terminates and
-	 * closes its resources, then exits) when the agent dies, however it dies,
-	 * so a restarted agent never finds a resource running twice.  If the
-	 * agent is gone already, the signal will not come: give up now.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		child_fail(plan, errno);
-	if (getppid() != plan->parent)
-		child_fail(plan, ESRCH);
 
 	/*
 	 * Park the channel fds above 3-6 first: any of them may sit in 3-6
 	 * already, in any order, and dup2() into its slot would clobber it.
 	 * The fd table is the child's own copy (no CLONE_FILES).
 	 */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < plan->n_src; i++) {
 		tmp[i] = fcntl(plan->src[i], F_DUPFD_CLOEXEC, SCRATCH_FD_MIN);
 		if (tmp[i] < 0)
 			child_fail(plan, errno);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < plan->n_src; i++)
 		if (dup2(tmp[i], 3 + i) < 0) /* tmp[i] >= 10, so this clears FD_CLOEXEC */
 			child_fail(plan, errno);
-	close_fds(FIRST_FREE_FD, plan->max_fd); /* the parked copies too */
+	close_fds((unsigned) (3 + plan->n_src), plan->max_fd); /* the parked copies too */
 
 	plan->err = 0;
 	(void) execve(plan->program, plan->argv, plan->envp);
@@ -272,9 +276,9 @@ static pid_t clone_child(struct spawn_plan *plan, bool clone_pidfd, size_t *ret_
 	return pid;
 }
 
-int monitor_spawn_full(const char *program, const struct chan_fds *fds,
-		       const char *const *extra_env, bool clone_pidfd, size_t *ret_stack_used,
-		       struct monitor_proc *ret)
+static int spawn(const char *program, const struct chan_fds *fds, int link_fd,
+		 const char *const *extra_env, bool clone_pidfd, size_t *ret_stack_used,
+		 struct monitor_proc *ret)
 {
 	_cleanup_free_ char **envp = NULL;
 	struct spawn_plan plan;
@@ -286,7 +290,7 @@ int monitor_spawn_full(const char *program, const struct chan_fds *fds,
 	assert_return(fds->producer >= 0 && fds->agent >= 0, -EBADF);
 	assert_return(fds->mon_bell >= 0 && fds->agent_bell >= 0, -EBADF);
 
-	r = build_envp(extra_env, &envp);
+	r = build_envp(extra_env, link_fd >= 0, &envp);
 	if (r < 0)
 		return r;
 
@@ -294,7 +298,8 @@ int monitor_spawn_full(const char *program, const struct chan_fds *fds,
 		.program = program,
 		.argv = {(char *) program, NULL},
 		.envp = envp,
-		.src = {fds->producer, fds->agent, fds->mon_bell, fds->agent_bell},
+		.src = {fds->producer, fds->agent, fds->mon_bell, fds->agent_bell, link_fd},
+		.n_src = link_fd >= 0 ? 5 : 4,
 		.max_fd = sysconf(_SC_OPEN_MAX),
 		.parent = getpid(),
 		.err = ERR_NOT_EXECED,
@@ -341,10 +346,17 @@ int monitor_spawn_full(const char *program, const struct chan_fds *fds,
 	return 0;
 }
 
-int monitor_spawn(const char *program, const struct chan_fds *fds, const char *const *extra_env,
-		  struct monitor_proc *ret)
+int monitor_spawn_full(const char *program, const struct chan_fds *fds,
+		       const char *const *extra_env, bool clone_pidfd, size_t *ret_stack_used,
+		       struct monitor_proc *ret)
 {
-	return monitor_spawn_full(program, fds, extra_env, true, NULL, ret);
+	return spawn(program, fds, -EBADF, extra_env, clone_pidfd, ret_stack_used, ret);
+}
+
+int monitor_spawn(const char *program, const struct chan_fds *fds, int link_fd,
+		  const char *const *extra_env, struct monitor_proc *ret)
+{
+	return spawn(program, fds, link_fd, extra_env, true, NULL, ret);
 }
 
 int monitor_signal(const struct monitor_proc *p, int sig)

@@ -7,9 +7,10 @@
  * fds as its fds 3 (producer page), 4 (agent page), 5 (monitor bell) and
  * 6 (agent bell), keeps 0-2, has every other fd closed, an empty signal
  * mask, every signal at its default action, a session of its own (a
- * signal to the agent's process group does not reach it), SIGTERM as its
- * parent-death signal (it does not outlive the agent) and
- * HAGENT_CHANNEL_FDS=3,4,5,6.
+ * signal to the agent's process group does not reach it), no parent-death
+ * signal (it outlives the agent: docs/agent-restart.md), and
+ * HAGENT_CHANNEL_FDS=3,4,5,6; with a link (channel-link.h), that as fd 7
+ * and HAGENT_LINK_FD=7.
  *
  * Watching the pidfd: hagentd uses sd_event_add_io(pidfd, EPOLLIN) and calls
  * monitor_reap() from the callback.  Not sd_event_add_child_pidfd(): that
@@ -40,7 +41,7 @@ struct monitor_proc {
 
 /*
  * Starts program (an absolute path; no PATH search) with argv[0] = program
- * and the channel fds of fds, in the agent's environment minus any
+ * and the channel fds of fds (and link_fd as its fd 7 unless negative), in the agent's environment minus any
  * HAGENT_CHANNEL_FDS, plus HAGENT_CHANNEL_FDS=3,4,5,6, plus extra_env (NULL
  * or a NULL-terminated list of "KEY=VALUE" that replace inherited entries of
  * the same key).  Thread-safe; the calling thread's signal mask is kept.
@@ -57,8 +58,8 @@ struct monitor_proc {
  * channel's fds may be any numbers, 3-6 included, in any order; fds 0-2 are
  * passed as they are.
  */
-int monitor_spawn(const char *program, const struct chan_fds *fds, const char *const *extra_env,
-		  struct monitor_proc *ret);
+int monitor_spawn(const char *program, const struct chan_fds *fds, int link_fd,
+		  const char *const *extra_env, struct monitor_proc *ret);
 
 /* pidfd_send_signal(): no pid-reuse race.  -ESRCH if the process is gone. */
 int monitor_signal(const struct monitor_proc *p, int sig);

@@ -119,6 +119,14 @@ struct hamon_ctx {
 	uint32_t n_res;
 	int wake_fd; /* eventfd: a close finished */
 
+	/* The link to the agent (hamon-link.c); dispatcher only. */
+	int link_fd;		    /* -EBADF: none (no agent link, or orphaned) */
+	const char *reattach_path;  /* monitor.sock of the runtime dir, or NULL */
+	uint64_t orphan_timeout_ns; /* 0: an orphan waits for an agent for ever */
+	bool orphan;		    /* the agent is gone; no new one adopted us yet */
+	uint64_t orphan_since, next_retry;
+	unsigned retry_ms;
+
 	/* Dispatcher only. */
 	unsigned n_in_use;    /* slots not SLOT_FREE */
 	bool stopping;	      /* SIGTERM/SIGINT: everything is being closed */
@@ -213,3 +221,16 @@ void dispatch_shutdown(struct hamon_ctx *ctx);
 
 /* Tells the dispatcher that something needs it (a close finished).  Any thread. */
 void ctx_wake(struct hamon_ctx *ctx);
+
+/* ---- hamon-link.c ---- */
+
+/* Reads HAGENT_LINK_FD etc.; no link (0, link_fd stays -EBADF) without them. */
+int link_setup_from_env(struct hamon_ctx *ctx);
+/* Blocks until the agent says GO (0); -ECONNRESET if it died first, -ECANCELED on SIGTERM. */
+int link_wait_go(struct hamon_ctx *ctx, int sig_fd);
+/* The link fd polled with revents: the agent hung up (orphan), or sent REFUSE. */
+void link_handle(struct hamon_ctx *ctx, short revents);
+/* While orphaned: a re-attach attempt when due, the orphan timeout.  true: re-attached. */
+bool link_tick(struct hamon_ctx *ctx);
+/* CLOCK_MONOTONIC ns of the next link_tick() due, UINT64_MAX if none. */
+uint64_t link_next_wakeup(const struct hamon_ctx *ctx);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/param.h>
 #include <sys/signalfd.h>
 
 #include "hamon-internal.h"
@@ -51,6 +52,7 @@ static int ctx_new(const struct hamon_ops *ops, void *userdata, const int fds[4]
 	ctx->userdata = userdata;
 	(void) pthread_mutex_init(&ctx->lock, NULL); /* cannot fail for default attributes */
 	ctx->wake_fd = -EBADF;
+	ctx->link_fd = -EBADF;
 	for (uint32_t i = 0; i < CHAN_MAX_RESOURCES; i++)
 		resource_init(&ctx->res[i], ctx, i);
 
@@ -79,6 +81,7 @@ static struct hamon_ctx *ctx_free(struct hamon_ctx *ctx)
 	}
 	chan_monitor_free(ctx->chan);
 	safe_close(ctx->wake_fd);
+	safe_close(ctx->link_fd);
 	(void) pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 	return NULL;
@@ -111,10 +114,12 @@ static bool scan_commands(struct hamon_ctx *ctx)
 	return again;
 }
 
-/* Fills pfd[3..] with the failure fds to watch; returns how many fds in all. */
+#define N_FIXED 4 /* bell, signals, wake, link */
+
+/* Fills pfd[N_FIXED..] with the failure fds to watch; returns how many fds in all. */
 static nfds_t failure_pollfds(struct hamon_ctx *ctx, struct pollfd *pfd, uint32_t *idx)
 {
-	nfds_t n = 3;
+	nfds_t n = N_FIXED;
 
 	for (uint32_t i = 0; i < ctx->n_res; i++)
 		if (ctx->res[i].slot != SLOT_FREE && ctx->res[i].failure_fd >= 0) {
@@ -129,7 +134,7 @@ static void handle_failures(struct hamon_ctx *ctx, const struct pollfd *pfd, con
 {
 	uint64_t v;
 
-	for (nfds_t j = 3; j < n; j++) {
+	for (nfds_t j = N_FIXED; j < n; j++) {
 		struct hamon_resource *r = &ctx->res[idx[j]];
 
 		/* Each eventfd read resets it: one FAILURE per signal (or burst of them). */
@@ -138,19 +143,19 @@ static void handle_failures(struct hamon_ctx *ctx, const struct pollfd *pfd, con
 	}
 }
 
-static int poll_timeout(bool again, uint64_t next_beat)
+static int poll_timeout(bool again, uint64_t next_beat, uint64_t next_link)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = now_ns(CLOCK_MONOTONIC), next = MIN(next_beat, next_link);
 
-	if (again || now >= next_beat)
+	if (again || now >= next)
 		return 0;
-	return (int) DIV_ROUND_UP(next_beat - now, NSEC_PER_MSEC);
+	return (int) DIV_ROUND_UP(next - now, NSEC_PER_MSEC);
 }
 
 static int dispatch_loop(struct hamon_ctx *ctx, int sig_fd)
 {
-	struct pollfd pfd[3 + CHAN_MAX_RESOURCES];
-	uint32_t idx[3 + CHAN_MAX_RESOURCES];
+	struct pollfd pfd[N_FIXED + CHAN_MAX_RESOURCES];
+	uint32_t idx[N_FIXED + CHAN_MAX_RESOURCES];
 	uint64_t next_beat = 0;
 	bool again = true; /* commands may have been posted before we attached */
 	nfds_t n;
@@ -165,8 +170,10 @@ static int dispatch_loop(struct hamon_ctx *ctx, int sig_fd)
 		pfd[0] = (struct pollfd){.fd = chan_monitor_bell_fd(ctx->chan), .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 		pfd[2] = (struct pollfd){.fd = ctx->wake_fd, .events = POLLIN};
+		/* A negative fd is ignored by poll(): no link, or orphaned. */
+		pfd[3] = (struct pollfd){.fd = ctx->link_fd, .events = POLLIN};
 		n = failure_pollfds(ctx, pfd, idx);
-		if (poll(pfd, n, poll_timeout(again, next_beat)) < 0) {
+		if (poll(pfd, n, poll_timeout(again, next_beat, link_next_wakeup(ctx))) < 0) {
 			/* Transient; anything else (EFAULT, EINVAL) is a bug here. */
 			if (errno == EINTR || errno == ENOMEM)
 				continue;
@@ -181,7 +188,12 @@ static int dispatch_loop(struct hamon_ctx *ctx, int sig_fd)
 		/* Clear the bell before reading, so that a command posted meanwhile rings again. */
 		if (pfd[0].revents & POLLIN)
 			chan_monitor_woken(ctx->chan);
-		again = scan_commands(ctx);
+		if (ctx->link_fd >= 0 && pfd[3].revents)
+			link_handle(ctx, pfd[3].revents);
+		/* Adopted: the new channel may hold a command the old agent posted unread. */
+		if (link_tick(ctx))
+			again = true;
+		again = scan_commands(ctx) || again;
 		if (pfd[1].revents & POLLIN) {
 			drain_fd(sig_fd);
 			dispatch_shutdown(ctx);
@@ -221,7 +233,13 @@ _public_ int hamon_run_fds(const struct hamon_ops *ops, void *userdata, const in
 	if (sig_fd < 0)
 		k = -errno;
 	else
+		k = link_setup_from_env(ctx);
+	if (k >= 0)
+		k = link_wait_go(ctx, sig_fd);
+	if (k >= 0)
 		k = dispatch_loop(ctx, sig_fd);
+	else if (k == -ECANCELED)
+		k = 0; /* stopped before it began: nothing to close */
 
 	ctx = ctx_free(ctx); /* joins the workers, which run with the blocked mask */
 	if (sig_fd >= 0)

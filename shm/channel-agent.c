@@ -195,6 +195,33 @@ int chan_agent_post(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls,
 	return 0;
 }
 
+int chan_agent_restore(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls, enum chan_op op,
+		       uint64_t cmd_id, uint64_t deadline_ns)
+{
+	struct chan_cmd_box *box;
+	uint32_t seq;
+
+	if (res >= a->n_res || cls < 0 || cls >= _CHAN_CLASS_MAX || op <= CHAN_OP_NONE ||
+	    op >= _CHAN_OP_MAX || cmd_id == 0 || cmd_id == UINT64_MAX)
+		return -EINVAL;
+
+	box = &a->page->cmds[res].box[cls];
+	seq = atomic_load_explicit(&box->seq, memory_order_relaxed);
+	atomic_store_explicit(&box->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	box->op = op;
+	box->cmd_id = cmd_id;
+	box->deadline_ns = deadline_ns;
+	box->args_len = 0; /* the monitor has them: it read this command from the old channel */
+	box->flags = 0;
+	atomic_store_explicit(&box->seq, seq + 2, memory_order_release);
+
+	a->out[res][cls] = (struct outstanding){.cmd_id = cmd_id};
+	if (a->next_cmd_id <= cmd_id)
+		a->next_cmd_id = cmd_id + 1;
+	return 0;
+}
+
 /* validate(): an honest answer to a command replaced since; dropped, not a violation. */
 #define VALIDATE_STALE _CHAN_REJ_MAX
 

@@ -245,3 +245,63 @@ void chan_monitor_heartbeat(struct chan_monitor *m)
 	atomic_store_explicit(&m->prod->heartbeat_ns, now_ns(CLOCK_MONOTONIC),
 			      memory_order_relaxed);
 }
+
+uint64_t chan_monitor_channel_id(const struct chan_monitor *m)
+{
+	return m->page->channel_id;
+}
+
+/* Registers from holds that its agent has not delivered yet (pos at or past its head). */
+static size_t pending_registers(const struct chan_monitor *from, uint64_t head,
+				struct chan_status_reg *out)
+{
+	size_t n = 0;
+
+	for (uint32_t res = 0; res < from->n_res; res++) {
+		const struct chan_status_reg *reg = &from->prod->regs[res];
+		uint32_t seq = atomic_load_explicit(&reg->seq, memory_order_acquire);
+
+		/* Ours: nobody writes it concurrently, but a predecessor may have died mid-write. */
+		if (seq == 0 || (seq & 1u) || reg->pos < head)
+			continue;
+		out[n++] = *reg;
+	}
+	return n;
+}
+
+int chan_monitor_carry_over(struct chan_monitor *to, const struct chan_monitor *from)
+{
+	struct chan_status_reg regs[CHAN_MAX_RESOURCES];
+	uint64_t head;
+	size_t n_regs;
+	int n = 0;
+
+	if (!to || !from || to->n_res != from->n_res)
+		return -EINVAL;
+
+	for (uint32_t res = 0; res < to->n_res; res++)
+		for (int cls = 0; cls < _CHAN_CLASS_MAX; cls++) {
+			uint64_t id = to->page->cmds[res].box[cls].cmd_id;
+
+			/* The same id: seen.  Another one (a command the old agent posted that
+			 * we never read): new.  None: nothing. */
+			to->seen[res][cls] = id == 0 ? 0 : from->seen[res][cls];
+		}
+
+	head = atomic_load_explicit(&from->page->head, memory_order_acquire);
+	n_regs = pending_registers(from, head, regs);
+	for (uint64_t p = head; p < from->pos && p - head < CHAN_RING_SIZE; p++) {
+		const struct chan_status_entry *e = &from->prod->ring[p & (CHAN_RING_SIZE - 1)];
+
+		for (size_t i = 0; i < n_regs; i++)
+			if (regs[i].pos == p && chan_monitor_post(to, &regs[i].b) >= 0)
+				n++;
+		if (atomic_load_explicit(&e->seq, memory_order_acquire) == p + 1 &&
+		    chan_monitor_post(to, &e->b) >= 0)
+			n++;
+	}
+	for (size_t i = 0; i < n_regs; i++)
+		if (regs[i].pos >= from->pos && chan_monitor_post(to, &regs[i].b) >= 0)
+			n++;
+	return n;
+}

@@ -102,6 +102,16 @@ int chan_agent_post(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls,
 		    uint64_t *ret_cmd_id);
 
 /*
+ * A re-attach (docs/agent-restart.md): puts the command that a previous
+ * agent had outstanding in the mailbox of class cls for resource res, with
+ * its id, so that the monitor's answers validate and the monitor, which saw
+ * that id already, does not run it again.  Does not ring.  Later commands
+ * get ids above cmd_id.  Call before the fds are handed over.
+ */
+int chan_agent_restore(struct chan_agent *a, uint32_t res, enum chan_cmd_class cls, enum chan_op op,
+		       uint64_t cmd_id, uint64_t deadline_ns);
+
+/*
  * Copies, validates and consumes up to max statuses into out (in order);
  * *ret_n gets how many.  Rejected entries are consumed and counted, never
  * returned.  Never blocks, and examines at most one ring's worth of slots
@@ -157,5 +167,18 @@ int chan_monitor_bell_fd(const struct chan_monitor *m);
 void chan_monitor_woken(struct chan_monitor *m);
 
 void chan_monitor_heartbeat(struct chan_monitor *m);
+
+/* The channel id the agent wrote into its page (immutable). */
+uint64_t chan_monitor_channel_id(const struct chan_monitor *m);
+
+/*
+ * Moving to the channel of a new agent (docs/agent-restart.md): to must have
+ * the same number of resources.  Commands of from that were read already
+ * are not returned again by to when it holds the same id (the new agent
+ * restores them); statuses from has not had consumed (the ring from its
+ * head on, registers not yet delivered) are posted into to, in order.
+ * Returns how many were carried over; -EINVAL if the sizes differ.
+ */
+int chan_monitor_carry_over(struct chan_monitor *to, const struct chan_monitor *from);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct chan_monitor *, chan_monitor_free);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 
 #include "channel.h"
 #include "monitor-spawn-internal.h"
+#include "channel-link.h"
 #include "monitor-spawn.h"
 #include "test-util.h"
 #include "time-util.h"
@@ -429,7 +431,7 @@ static const char probe_expected[] = "fds 0 1 2 3 4 5 6\n"
 				     "SigBlk 0\n"
 				     "SigIgn 0\n"
 				     "own session 1\n"
-				     "pdeathsig 15\n"
+				     "pdeathsig 0\n"
 				     "cloexec 3 0\n"
 				     "cloexec 4 0\n"
 				     "cloexec 5 0\n"
@@ -649,13 +651,16 @@ START_TEST(test_parent_memory)
 END_TEST
 
 /*
- * PR_SET_PDEATHSIG: a helper process spawns hamon-test and is SIGKILLed;
- * the monitor must then die (SIGTERM: libhamon terminates and exits).
- * Without the parent-death signal it would wait on its channel forever (we
- * keep the channel open).  It is not our child (it goes to main(), the
- * subreaper), so its pidfd says when it died, and main() reaps it.
+ * The link (channel-link.h): a helper process spawns hamon-test with one
+ * end of a socketpair as its link, lets it start (LINK_GO) and is
+ * SIGKILLed.  The monitor outlives it (no parent-death signal: the next
+ * agent re-attaches monitors); as an orphan with no re-attach socket and
+ * HAGENT_ORPHAN_TIMEOUT_MS=400 it closes its resource and exits once that
+ * time has passed (loop 0), and without a timeout it stays (loop 1).  It is
+ * not our child (it goes to main(), the subreaper), so its pidfd says when
+ * it died, and main() reaps it.
  */
-START_TEST(test_pdeathsig)
+START_TEST(test_link_orphan)
 {
 	struct {
 		pid_t monitor;
@@ -673,12 +678,20 @@ START_TEST(test_pdeathsig)
 	helper = fork();
 	ck_assert_int_ge(helper, 0);
 	if (helper == 0) {
+		static const char *const env_timeout[] = {"HAGENT_ORPHAN_TIMEOUT_MS=400", NULL};
+		const struct link_msg go = {
+			.magic = LINK_MAGIC, .version = LINK_VERSION, .type = LINK_GO};
 		struct monitor_proc p = MONITOR_PROC_NULL;
+		int sp[2];
 
-		sh->r = monitor_spawn_full(bin, &f, NULL, _i == 0, NULL, &p);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+			_exit(2);
+		sh->r = monitor_spawn(bin, &f, sp[1], _i == 0 ? env_timeout : NULL, &p);
 		sh->monitor = p.pid;
 		if (sh->r == 0 && spawned->n < MAX_SPAWNED)
 			spawned->pid[spawned->n++] = p.pid;
+		if (send(sp[0], &go, sizeof(go), 0) != (ssize_t) sizeof(go))
+			sh->r = -EIO;
 		(void) !write(pipefd[1], "x", 1);
 		for (;;)
 			pause();
@@ -693,7 +706,14 @@ START_TEST(test_pdeathsig)
 
 	ck_assert_int_eq(kill(helper, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(helper, NULL, 0), helper);
-	ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "the monitor outlived its parent");
+	ck_assert_msg(poll(&pfd, 1, 200) == 0, "the monitor died with the agent");
+	if (_i == 0) {
+		ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "the orphan outlived its timeout");
+	} else {
+		ck_assert_msg(poll(&pfd, 1, 1000) == 0, "the orphan gave up without a timeout");
+		ck_assert_int_eq(kill(sh->monitor, SIGKILL), 0);
+		ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	}
 	close(pfd.fd);
 	if (waitpid(sh->monitor, NULL, 0) < 0) /* ours only with CK_FORK=no: main() is here */
 		ck_assert_int_eq(errno, ECHILD);
@@ -754,7 +774,7 @@ Suite *monitor_spawn_suite(void)
 	tcase_add_loop_test(tc, test_collision, 0, 2);
 	tcase_add_loop_test(tc, test_loop, 0, 2);
 	tcase_add_loop_test(tc, test_parent_memory, 0, 2);
-	tcase_add_loop_test(tc, test_pdeathsig, 0, 2);
+	tcase_add_loop_test(tc, test_link_orphan, 0, 2);
 	tcase_add_loop_test(tc, test_many, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
