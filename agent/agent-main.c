@@ -26,7 +26,9 @@
 #include "agent-group.h"
 #include "agent-model.h"
 #include "agent-publish.h"
+#include "agent-reattach.h"
 #include "agent-resource.h"
+#include "agent-volatile.h"
 #include "agent-socket.h"
 #include "config-store.h"
 #include "control-api.h"
@@ -43,6 +45,12 @@
 
 #define AGENT_MAX_RECORDS	(SHM_MAX_RECORDS / 2) /* per kind: --max-resources, --max-groups */
 #define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000)     /* for the monitors to exit */
+#define AGENT_ADOPT_TIMEOUT_USEC (10 * 1000 * 1000)   /* for live monitors to re-attach */
+
+enum stop_mode {
+	STOP_OFFLINE, /* a stop takes the resources offline */
+	STOP_LEAVE,   /* a stop leaves them running, for the next agent to re-attach */
+};
 
 static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
@@ -50,6 +58,8 @@ static const char *arg_monitor_dir = NULL;
 static const char *arg_admin_group = NULL;
 static uint32_t arg_max_resources = 0; /* 0: shm_params_default()'s */
 static uint32_t arg_max_groups = 0;
+static enum stop_mode arg_stop_mode = STOP_OFFLINE;
+static uint64_t arg_orphan_timeout_ms = 0; /* 0: orphaned monitors wait for an agent for ever */
 
 /* Everything the running agent owns; freed in reverse order of creation. */
 struct agent {
@@ -62,12 +72,14 @@ struct agent {
 	struct agent_groups *groups;
 	struct agent_ops ops;
 	struct agent_control *control;
+	struct agent_reattach *reattach;
 	sd_event_source *heartbeat;
 };
 
 static void agent_done(struct agent *a)
 {
 	a->control = agent_control_free(a->control);
+	a->reattach = agent_reattach_free(a->reattach);
 	a->groups = agent_groups_free(a->groups);
 	a->resources = agent_resources_free(a->resources);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
@@ -93,7 +105,13 @@ static void help(void)
 	       "     --admin-group NAME   members may change the configuration (env\n"
 	       "                          HAGENT_ADMIN_GROUP, default " DEFAULT_ADMIN_GROUP ")\n"
 	       "     --max-resources N    resource records of the state segment (default 4096)\n"
-	       "     --max-groups N       group records of the state segment (default 1024)\n");
+	       "     --max-groups N       group records of the state segment (default 1024)\n"
+	       "     --stop-mode MODE     what SIGTERM does to the resources: 'offline' takes\n"
+	       "                          them offline, 'leave' leaves them running for the next\n"
+	       "                          hagentd (env HAGENT_STOP_MODE, default offline)\n"
+	       "     --orphan-timeout SEC how long monitors wait for a new hagentd after this one\n"
+	       "                          died before they close their resources; 0: for ever\n"
+	       "                          (env HAGENT_ORPHAN_TIMEOUT, default 0)\n");
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -118,6 +136,20 @@ static int parse_count(const char *opt, const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* Whole seconds, 0..one year, into milliseconds. */
+static int parse_seconds(const char *s, uint64_t *ret_ms)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end || *s == '-' || v > 31536000ULL)
+		return -EINVAL;
+	*ret_ms = (uint64_t) v * 1000;
+	return 0;
+}
+
 /* 1: exit with success (--help, --version); 0: run; -EINVAL: bad arguments. */
 static int parse_argv(int argc, char *argv[])
 {
@@ -129,7 +161,10 @@ static int parse_argv(int argc, char *argv[])
 		ARG_MAX_RESOURCES,
 		ARG_MAX_GROUPS,
 		ARG_ADMIN_GROUP,
+		ARG_STOP_MODE,
+		ARG_ORPHAN_TIMEOUT,
 	};
+	const char *stop_mode = NULL, *orphan_timeout = NULL;
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
@@ -139,6 +174,8 @@ static int parse_argv(int argc, char *argv[])
 		{"max-resources", required_argument, NULL, ARG_MAX_RESOURCES},
 		{"max-groups", required_argument, NULL, ARG_MAX_GROUPS},
 		{"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
+		{"stop-mode", required_argument, NULL, ARG_STOP_MODE},
+		{"orphan-timeout", required_argument, NULL, ARG_ORPHAN_TIMEOUT},
 		{},
 	};
 	int c;
@@ -171,6 +208,12 @@ static int parse_argv(int argc, char *argv[])
 			if (parse_count("max-groups", optarg, &arg_max_groups) < 0)
 				return -EINVAL;
 			break;
+		case ARG_STOP_MODE:
+			stop_mode = optarg;
+			break;
+		case ARG_ORPHAN_TIMEOUT:
+			orphan_timeout = optarg;
+			break;
 		default:
 			return -EINVAL; /* getopt printed why */
 		}
@@ -185,6 +228,24 @@ static int parse_argv(int argc, char *argv[])
 		arg_monitor_dir = env_or("HAGENT_MONITOR_DIR", DEFAULT_MONITOR_DIR);
 	if (!arg_admin_group)
 		arg_admin_group = env_or("HAGENT_ADMIN_GROUP", DEFAULT_ADMIN_GROUP);
+	if (!stop_mode)
+		stop_mode = env_or("HAGENT_STOP_MODE", "offline");
+	if (strcmp(stop_mode, "offline") == 0)
+		arg_stop_mode = STOP_OFFLINE;
+	else if (strcmp(stop_mode, "leave") == 0)
+		arg_stop_mode = STOP_LEAVE;
+	else
+		return log_error_errno(-EINVAL,
+				       "Invalid stop mode '%s' (--stop-mode or HAGENT_STOP_MODE): "
+				       "expected 'offline' or 'leave'.",
+				       stop_mode);
+	if (!orphan_timeout)
+		orphan_timeout = env_or("HAGENT_ORPHAN_TIMEOUT", "0");
+	if (parse_seconds(orphan_timeout, &arg_orphan_timeout_ms) < 0)
+		return log_error_errno(-EINVAL,
+				       "Invalid orphan timeout '%s' (--orphan-timeout or "
+				       "HAGENT_ORPHAN_TIMEOUT): expected seconds, 0 to 31536000.",
+				       orphan_timeout);
 	if (!*arg_runtime_dir || !*arg_state_dir || !*arg_monitor_dir)
 		return log_error_errno(-EINVAL,
 				       "The runtime, state and monitor directories must not be "
@@ -230,8 +291,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 {
 	struct agent *a = userdata;
 
-	log_info("Received %s, stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	bool leave = arg_stop_mode == STOP_LEAVE;
+
+	log_info("Received %s, stopping%s.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+		 leave ? "; the resources stay as they are" : "");
 	a->ops.stopping = true;
+	if (a->resources && leave)
+		return agent_resources_detach(a->resources);
 	if (a->resources)
 		return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -337,6 +403,49 @@ static int control_start(struct agent *a)
 	return 0;
 }
 
+/*
+ * The monitors a previous agent left: their state from the store, then
+ * the loop runs until each live one re-attached (or was given up on), so
+ * that READY=1 means the state is complete.
+ */
+static int reattach_start(struct agent *a, const struct shm_params *p)
+{
+	_cleanup_free_ struct volatile_entry *old = NULL;
+	struct volatile_store *store = NULL;
+	const char *why = NULL;
+	size_t n_old = 0, n;
+	int r;
+
+	r = volatile_store_open(arg_runtime_dir, p->max_resources, &old, &n_old, &why, &store);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create %s/" VOLATILE_FILE_NAME ": %m",
+				       arg_runtime_dir);
+	if (why)
+		log_warning("Ignoring %s/" VOLATILE_FILE_NAME ": %s.  Monitors that a previous "
+			    "hagentd left running are refused and close their resources.",
+			    arg_runtime_dir, why);
+	r = agent_resources_set_reattach(a->resources, arg_runtime_dir, arg_orphan_timeout_ms,
+					 store);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the re-attach: %m");
+	r = agent_reattach_new(a->event, arg_runtime_dir, agent_resources_adopt, a->resources,
+			       &a->reattach);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s/monitor.sock: %m",
+				       arg_runtime_dir);
+	n = agent_resources_restore(a->resources, old, n_old, AGENT_ADOPT_TIMEOUT_USEC);
+	if (n == 0)
+		return 0;
+	log_info("Waiting for %zu monitors to re-attach.", n);
+	(void) sd_notifyf(false, "STATUS=Re-attaching %zu monitors.", n);
+	while (agent_resources_adopting(a->resources) > 0 && !a->ops.stopping) {
+		r = sd_event_run(a->event, UINT64_MAX);
+		if (r < 0)
+			return log_error_errno(r, "Event loop failed: %m");
+	}
+	return 0;
+}
+
 static int agent_start(struct agent *a)
 {
 	struct shm_params p;
@@ -380,6 +489,9 @@ static int agent_start(struct agent *a)
 	r = agent_groups_new(a->model, a->resources, &a->groups);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the groups: %m");
+	r = reattach_start(a, &p);
+	if (r < 0)
+		return r;
 	return control_start(a);
 }
 
@@ -422,6 +534,8 @@ static int run(void)
 	agent_resources_start(a.resources);
 	r = sd_event_loop(a.event);
 	(void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping.");
+	/* Readers move to the next agent's segment on their own. */
+	shm_writer_supersede(a.writer);
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
 	return 0;

@@ -16,114 +16,17 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include "agent-publish.h"
-#include "agent-resource.h"
-#include "channel.h"
+#include "agent-reattach.h"
+#include "agent-resource-internal.h"
+#include "channel-link.h"
 #include "hagent/shm.h"
 #include "log.h"
-#include "monitor-spawn.h"
 #include "resource-fsm.h"
 
-#define DRAIN_BATCH	    16
-#define EVENT_QUEUE_MAX	    8
-#define TIMER_ACCURACY_USEC 1000
-#define START_BATCH	    16	    /* resources started per event loop iteration at start */
-#define SETTLE_ROUNDS_MAX   1000000 /* group reconciles in one transaction: a bug beyond */
-
-struct agent_resources;
-struct agent_res;
-
-/* One monitor process, current or replaced, until it is reaped. */
-struct agent_monitor {
-	struct agent_resources *rs;
-	struct agent_res *owner;
-	struct monitor_proc proc;
-	uint32_t gen;
-	sd_event_source *pidfd_source;
-	struct agent_monitor *next;
-};
-
-struct res_timer_ctx {
-	struct agent_res *r;
-	enum res_timer which;
-	sd_event_source *source;
-};
-
-struct agent_res {
-	struct agent_resources *rs;
-	bool active;  /* false: a free entry */
-	size_t index; /* into the model's resources */
-	struct res_fsm fsm;
-	struct chan_agent *chan;
-	sd_event_source *bell_source, *drain_source;
-	uint64_t rejected_seen;
-	struct agent_monitor *mon; /* current; NULL: none */
-	struct res_timer_ctx timers[_RES_TIMER_MAX];
-	int spawn_error;     /* why the last monitor could not start, 0 if it did */
-	uint64_t control_id; /* the outstanding CONTROL command, 0: none */
-	sd_event_source *control_timer;
-	bool held[2];		 /* a restart (0) or the retry (1) waits for the group layer */
-	bool escalated;		 /* this step's failure escalated (RestartAction 2) */
-	uint8_t *offline_params; /* for the next OFFLINE command (a group offline's), or NULL */
-	uint32_t offline_params_len;
-
-	/* Events produced while executing actions, handled after them. */
-	struct res_event queue[EVENT_QUEUE_MAX];
-	size_t n_queue;
-	/* What the current step has to publish, and its reply to a request. */
-	bool dirty, removed;
-	bool replied, deferred;
-	int reply_error, deferred_error;
-	uint32_t reply_win32, deferred_win32;
-	struct {
-		int32_t state;
-		uint32_t seq;
-	} published[RES_ACTIONS_MAX];
-	size_t n_published;
-};
-
-struct agent_resources {
-	sd_event *event;
-	struct shm_writer *writer;
-	struct agent_model *model;
-	char *monitor_dir;
-	struct agent_res *res; /* model->max_resources entries, index as the model's */
-	bool started;
-	struct agent_monitor *monitors; /* every unreaped monitor */
-	uint64_t channel_ids;
-	bool stopping;
-	sd_event_source *stop_timer;
-	sd_event_source *start_source; /* starts the loaded resources, a batch per loop iteration */
-	size_t start_next;
-	agent_reply_fn reply_fn; /* deferred replies of quiet requests */
-	void *reply_userdata;
-	agent_control_fn control_fn; /* answers of control codes */
-	void *control_userdata;
-	struct agent_group_hooks hooks;
-
-	/* The segment transaction and what is due before its commit. */
-	unsigned txn_depth;
-	bool txn_open;		 /* shm_writer_begin() succeeded at depth 1 */
-	struct grp_due *grp_due; /* model->max_groups entries */
-	size_t *grp_queue, n_grp_queue;
-	struct deferred *replies; /* deferred replies, sent after the commit */
-	size_t n_replies, max_replies;
-};
-
-/* A group whose record is due in the current transaction. */
-struct grp_due {
-	bool queued;
-	bool force;	 /* publish the record even if its derived state did not change */
-	uint32_t change; /* AGENT_CHANGE_* event to publish with it, 0: none */
-};
-
-struct deferred {
-	size_t index;
-	int error;
-	uint32_t win32;
-};
-
-static uint64_t mono_ns(void)
+uint64_t res_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -144,7 +47,12 @@ static struct agent_resource *model_res(const struct agent_res *r)
 	return &r->rs->model->resources[r->index];
 }
 
-static const char *res_name(const struct agent_res *r)
+struct agent_resource *res_model(const struct agent_res *r)
+{
+	return model_res(r);
+}
+
+const char *res_name(const struct agent_res *r)
 {
 	return model_res(r)->name;
 }
@@ -181,16 +89,24 @@ static void monitor_free(struct agent_monitor *m)
 {
 	m->pidfd_source = sd_event_source_disable_unref(m->pidfd_source);
 	monitor_proc_done(&m->proc);
+	safe_close(m->link_fd); /* a monitor still running sees it hang up: it is an orphan now */
 	free(m);
+}
+
+/* A stop that ended every monitor leaves nothing for a next agent to re-attach. */
+static void store_drop(struct agent_resources *rs)
+{
+	volatile_store_remove(rs->store);
+	rs->store = NULL;
 }
 
 static void stop_check_done(struct agent_resources *rs)
 {
-	if (rs->stopping && !rs->monitors)
+	if (rs->stopping && !rs->monitors) {
+		store_drop(rs);
 		(void) sd_event_exit(rs->event, 0);
+	}
 }
-
-static void res_run(struct agent_res *r, const struct res_event *ev);
 
 static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
@@ -204,7 +120,11 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	k = monitor_reap(&m->proc, &status);
 	if (k == -EAGAIN)
 		return 0;
-	if (k < 0)
+	if (k == -ECHILD && m->adopted)
+		log_full_errno(rs->stopping ? LOG_INFO : LOG_WARNING, 0,
+			       "Resource %s: monitor %d (adopted) exited.", name,
+			       (int) m->proc.pid);
+	else if (k < 0)
 		log_warning_errno(k, "Resource %s: failed to reap monitor %d: %m", name,
 				  (int) m->proc.pid);
 	else if (WIFEXITED(status))
@@ -216,8 +136,12 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 			       "Resource %s: monitor %d was killed by signal %d (%s).", name,
 			       (int) m->proc.pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	monitor_unlink(m);
-	if (r && r->mon == m)
+	if (r && r->mon == m) {
 		r->mon = NULL;
+		if (r->adopting)
+			adopt_abandon(r); /* it died before it asked to be adopted */
+		r->restored = false; /* its death is the state machine's business now */
+	}
 	if (r && !rs->stopping)
 		res_run(r, &(struct res_event){.kind = RES_EV_MONITOR_DIED, .monitor_gen = m->gen});
 	monitor_free(m);
@@ -251,7 +175,7 @@ static void control_answer(struct agent_res *r, const struct chan_status_body *b
 }
 
 /* Closes the channel and its sources. */
-static void channel_close(struct agent_res *r)
+void channel_close(struct agent_res *r)
 {
 	control_finish(r, -ECONNRESET, NULL, 0);
 	r->bell_source = sd_event_source_disable_unref(r->bell_source);
@@ -271,7 +195,7 @@ static uint64_t rejected_total(const struct chan_agent *a)
 	return n;
 }
 
-static void drain_later(struct agent_res *r)
+void drain_later(struct agent_res *r)
 {
 	int k = sd_event_source_set_enabled(r->drain_source, SD_EVENT_ONESHOT);
 
@@ -344,7 +268,7 @@ static int on_drain(sd_event_source *s, void *userdata)
 	return 0;
 }
 
-static int channel_open(struct agent_res *r)
+int channel_open(struct agent_res *r)
 {
 	struct agent_resources *rs = r->rs;
 	int k;
@@ -374,14 +298,39 @@ static int program_path(const struct agent_res *r, char **ret)
 	return 0;
 }
 
+int monitor_watch(struct agent_resources *rs, struct agent_monitor *m)
+{
+	int k = sd_event_add_io(rs->event, &m->pidfd_source, m->proc.pidfd, EPOLLIN, on_pidfd, m);
+
+	if (k < 0)
+		return k;
+	m->next = rs->monitors;
+	rs->monitors = m;
+	return 0;
+}
+
+/* The monitor may start: LINK_GO on its link (it waits for it before it touches anything). */
+static void monitor_go(struct agent_res *r, struct agent_monitor *m)
+{
+	int k = agent_link_send(m->link_fd, LINK_GO);
+
+	if (k < 0) {
+		log_warning_errno(k, "Resource %s: failed to start monitor %d: %m", res_name(r),
+				  (int) m->proc.pid);
+		(void) monitor_signal(&m->proc, SIGKILL); /* its death is the resource's failure */
+	}
+}
+
 /* RES_ACT_START_MONITOR: a new channel and process; the old channel is closed. */
 static int monitor_start(struct agent_res *r, uint32_t gen)
 {
 	struct agent_resources *rs = r->rs;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ struct agent_monitor *m = NULL;
+	const char *env[3] = {};
+	size_t n_env = 0;
 	struct chan_fds fds;
-	int k;
+	int sp[2], k;
 
 	channel_close(r);
 	r->mon = NULL; /* an old one stays watched until it is reaped */
@@ -394,14 +343,26 @@ static int monitor_start(struct agent_res *r, uint32_t gen)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return log_error_errno(-ENOMEM, "Resource %s: %m", res_name(r));
-	*m = (struct agent_monitor){.rs = rs, .owner = r, .proc = MONITOR_PROC_NULL, .gen = gen};
+	*m = (struct agent_monitor){
+		.rs = rs, .owner = r, .proc = MONITOR_PROC_NULL, .gen = gen, .link_fd = -EBADF};
 	k = channel_open(r);
 	if (k < 0)
 		return log_error_errno(k, "Resource %s: failed to create a channel: %m",
 				       res_name(r));
+	m->channel_id = rs->channel_ids;
+	/* The link: how the monitor learns that we are gone, and how it waits to start. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return log_error_errno(-errno, "Resource %s: failed to create a link: %m",
+				       res_name(r));
+	m->link_fd = sp[0];
+	if (rs->reattach_env)
+		env[n_env++] = rs->reattach_env;
+	if (rs->orphan_env)
+		env[n_env++] = rs->orphan_env;
 	k = chan_agent_fds(r->chan, &fds); /* a new channel: its memfds are there */
 	if (k >= 0)
-		k = monitor_spawn(path, &fds, -EBADF, NULL, &m->proc);
+		k = monitor_spawn(path, &fds, sp[1], env, &m->proc);
+	safe_close(sp[1]);
 	if (k == -ENOENT)
 		return log_error_errno(k, "Resource %s: the monitor program %s does not exist.",
 				       res_name(r), path);
@@ -410,7 +371,9 @@ static int monitor_start(struct agent_res *r, uint32_t gen)
 				       res_name(r), path);
 	/* The monitor has its copies; the mappings stay.  2 fds fewer per resource. */
 	(void) chan_agent_release_memfds(r->chan);
-	k = sd_event_add_io(rs->event, &m->pidfd_source, m->proc.pidfd, EPOLLIN, on_pidfd, m);
+	/* A pid alone could be reused once it is gone: the next agent checks this too. */
+	(void) proc_start_time(m->proc.pid, &m->pid_start);
+	k = monitor_watch(rs, m);
 	if (k < 0) {
 		(void) monitor_signal(&m->proc, SIGKILL);
 		(void) monitor_reap(&m->proc, NULL); /* may be too early: then a zombie remains */
@@ -419,9 +382,8 @@ static int monitor_start(struct agent_res *r, uint32_t gen)
 				       res_name(r));
 	}
 	log_info("Resource %s: started monitor %s, pid %d.", res_name(r), path, (int) m->proc.pid);
-	m->next = rs->monitors;
-	rs->monitors = m;
 	r->mon = TAKE_PTR(m);
+	monitor_go(r, r->mon);
 	if (chan_agent_prepare_sleep(r->chan) == 1)
 		drain_later(r);
 	return 0;
@@ -518,7 +480,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void act_set_timer(struct agent_res *r, enum res_timer which, uint64_t at_ns)
+void act_set_timer(struct agent_res *r, enum res_timer which, uint64_t at_ns)
 {
 	struct res_timer_ctx *t = &r->timers[which];
 	uint64_t usec = (at_ns + 999) / 1000; /* never before the state machine's time */
@@ -805,6 +767,8 @@ static void res_finish_removal(struct agent_res *r)
 	int k;
 
 	log_info("Resource %s: removed.", res_name(r));
+	if (rs->store)
+		volatile_store_clear(rs->store, r->index);
 	for (struct agent_monitor *m = rs->monitors; m; m = m->next)
 		if (m->owner == r) {
 			m->owner = NULL;
@@ -862,7 +826,7 @@ static void res_run_reply(struct agent_res *r, const struct res_event *ev, struc
 			  bool publish)
 {
 	struct agent_resources *rs = r->rs;
-	uint64_t now = mono_ns();
+	uint64_t now = res_mono_ns();
 	int k;
 
 	agent_resources_begin(rs);
@@ -906,14 +870,50 @@ static void res_run_reply(struct agent_res *r, const struct res_event *ev, struc
 					res_name(r));
 	}
 	deferred_reply(r);
+	res_store_sync(r);
 	if (r->escalated && rs->hooks.escalate)
 		rs->hooks.escalate(rs->hooks.userdata, r->index);
 	agent_resources_end(rs);
 }
 
-static void res_run(struct agent_res *r, const struct res_event *ev)
+void res_run(struct agent_res *r, const struct res_event *ev)
 {
 	res_run_reply(r, ev, NULL, false);
+}
+
+void res_republish(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+	int k;
+
+	agent_resources_begin(rs);
+	r->n_published = 0;
+	(void) model_sync(r, res_mono_ns());
+	k = publish_resource(r, 0);
+	if (k < 0)
+		log_error_errno(k, "Resource %s: failed to publish its state: %m", res_name(r));
+	res_store_sync(r);
+	agent_resources_end(rs);
+}
+
+void res_store_sync(struct agent_res *r)
+{
+	struct agent_resources *rs = r->rs;
+	struct volatile_entry e;
+
+	if (!rs->store)
+		return;
+	if (!r->active || !r->mon) {
+		volatile_store_clear(rs->store, r->index);
+		return;
+	}
+	memcpy(e.id, model_res(r)->id, sizeof(e.id));
+	e.pid = (int32_t) r->mon->proc.pid;
+	e.monitor_gen = r->mon->gen;
+	e.pid_start = r->mon->pid_start;
+	e.channel_id = r->mon->channel_id;
+	e.fsm = r->fsm;
+	volatile_store_put(rs->store, r->index, &e);
 }
 
 /* ---- the set ---- */
@@ -937,7 +937,7 @@ static int res_setup(struct agent_resources *rs, size_t i)
 
 		(void) res_fsm_step(&r->fsm,
 				    &(struct res_event){.kind = RES_EV_SET_TARGET, .code = 1},
-				    mono_ns(), &out);
+				    res_mono_ns(), &out);
 	}
 	r->active = true;
 	return 0;
@@ -980,6 +980,12 @@ static bool start_some(struct agent_resources *rs, size_t n)
 
 		if (!r->active)
 			continue;
+		if (r->restored) {
+			/* Its monitor was adopted (it runs), or died while no agent ran. */
+			if (!r->mon)
+				agent_resources_restored_died(r);
+			continue;
+		}
 		/* Online follows from the persistent state, when the group layer's turn comes. */
 		res_run(r, &(struct res_event){.kind = RES_EV_START});
 		done++;
@@ -1196,7 +1202,7 @@ int agent_resources_control(struct agent_resources *rs, size_t i, uint32_t code,
 {
 	struct agent_res *r = &rs->res[i];
 	uint8_t args[CHAN_ARGS_MAX];
-	uint64_t deadline = res_after_ms(mono_ns(), r->fsm.props.deadlock_timeout_ms), id;
+	uint64_t deadline = res_after_ms(res_mono_ns(), r->fsm.props.deadlock_timeout_ms), id;
 	int k;
 
 	assert(i < rs->model->n_resources && r->active);
@@ -1247,6 +1253,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	for (struct agent_monitor *m = rs->monitors; m; m = m->next, n++)
 		(void) monitor_signal(&m->proc, SIGKILL);
 	log_warning("%u monitors did not exit in time; killed them.", n);
+	store_drop(rs);
 	return sd_event_exit(rs->event, 0);
 }
 
@@ -1274,8 +1281,10 @@ int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec)
 					  m->owner ? res_name(m->owner) : "(removed)",
 					  (int) m->proc.pid);
 	}
-	if (!rs->monitors)
+	if (!rs->monitors) {
+		store_drop(rs);
 		return sd_event_exit(rs->event, 0);
+	}
 	log_info("Waiting for the monitors to exit.");
 	k = sd_event_now(rs->event, CLOCK_MONOTONIC, &now);
 	if (k >= 0)
@@ -1303,6 +1312,10 @@ struct agent_resources *agent_resources_free(struct agent_resources *rs)
 		res_timers_free(&rs->res[i]);
 		params_drop(&rs->res[i]);
 	}
+	rs->adopt_timer = sd_event_source_disable_unref(rs->adopt_timer);
+	volatile_store_free(rs->store);
+	free(rs->reattach_env);
+	free(rs->orphan_env);
 	free(rs->grp_due);
 	free(rs->grp_queue);
 	free(rs->replies);

@@ -10,10 +10,10 @@
  * and, when the group's derived state (semantics.md §5.1) changed, the
  * group's record with a GROUP_STATE event.  Main-loop thread only.
  *
- * Stopping is simple for now: every monitor gets SIGTERM (libhamon then
- * terminates and closes its resources and exits) and hagentd waits for them,
- * bounded.  The graceful offline ordering, and leaving the resources running
- * across an agent restart, belong to the systemd deployment.
+ * Monitors outlive the agent; the next agent re-attaches them
+ * (docs/agent-restart.md, agent_resources_restore()).  Stopping either
+ * leaves them running for the next agent (agent_resources_detach()), or
+ * stops them (agent_resources_stop()).
  */
 
 #include <stdbool.h>
@@ -21,6 +21,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-model.h"
+#include "agent-volatile.h"
 #include "macro.h"
 #include "resource-fsm.h"
 #include "shm-writer.h"
@@ -141,6 +142,36 @@ int agent_resources_props_changed(struct agent_resources *rs, size_t i, const ch
  * timeout_usec at the latest, when those still there get SIGKILL.  Idempotent.
  */
 int agent_resources_stop(struct agent_resources *rs, uint64_t timeout_usec);
+
+/*
+ * Re-attach.  Monitors started from now on get HAGENT_REATTACH_SOCKET=
+ * <runtime_dir>/monitor.sock and, if orphan_timeout_ms is not 0,
+ * HAGENT_ORPHAN_TIMEOUT_MS; store (taken over; may be NULL) keeps each
+ * resource's monitor and state machine for a next agent.
+ */
+int agent_resources_set_reattach(struct agent_resources *rs, const char *runtime_dir,
+				 uint64_t orphan_timeout_ms, struct volatile_store *store);
+/*
+ * Before agent_resources_start(): the state machines of the resources a
+ * previous agent left in old (matched by id), and their monitors, watched
+ * by pidfd if they still run (with the same start time): those are
+ * "adopting" until they ask (agent_resources_adopt()), at most
+ * timeout_usec, after which they are killed (a monitor that does not
+ * answer cannot be trusted with its resource) and count as dead.  Their
+ * records are published as restored.  Returns how many are adopting.
+ */
+size_t agent_resources_restore(struct agent_resources *rs, const struct volatile_entry *old,
+			       size_t n_old, uint64_t timeout_usec);
+/* How many restored monitors have not asked to be adopted yet. */
+size_t agent_resources_adopting(const struct agent_resources *rs);
+/* agent_adopt_fn (agent-reattach.h); userdata is rs. */
+int agent_resources_adopt(void *userdata, uint64_t channel_id, pid_t pid, int fd);
+
+/*
+ * Stops without touching the monitors: they keep their resources as they
+ * are and wait for the next agent (the store stays).  Calls sd_event_exit().
+ */
+int agent_resources_detach(struct agent_resources *rs);
 
 /* Releases everything; neither signals nor reaps the monitors still running. */
 struct agent_resources *agent_resources_free(struct agent_resources *rs);
