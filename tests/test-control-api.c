@@ -24,25 +24,6 @@
 #define NOBODY_UID 65534
 #define NOBODY_GID 65534
 
-static void agent_kill9(void)
-{
-	scn_disconnect();
-	scn_monitors_scan();
-	ck_assert_int_eq(kill(scn.agent_pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(scn.agent_pid, NULL, 0), scn.agent_pid);
-	scn.agent_pid = 0;
-	/* Its monitors do not outlive it (PR_SET_PDEATHSIG): none runs twice after a restart. */
-	for (unsigned i = 0; i < scn.n_monitors; i++) {
-		uint64_t end = now_ms() + SCN_WAIT_MS;
-
-		while (kill(scn.monitors[i], 0) == 0) {
-			ck_assert_msg(now_ms() < end, "monitor %d outlived hagentd",
-				      (int) scn.monitors[i]);
-			usleep(10000);
-		}
-	}
-	scn.n_monitors = 0;
-}
 
 /* Runs fn in a child that became uid/gid (no supplementary groups); returns its exit code. */
 static int as_user(uid_t uid, gid_t gid, int (*fn)(void))
@@ -124,7 +105,7 @@ START_TEST(acknowledged_changes_survive_kill9)
 		ck_assert_int_eq(scn_add_resource(name, "g", NULL, NULL, 0, &rep), 0);
 		if (i % 2)
 			ck_assert_int_eq(scn_online(name, &rep), 0);
-		agent_kill9(); /* at once after the reply */
+		scn_agent_kill9(); /* at once after the reply */
 		scn_agent_start();
 		for (int j = 0; j <= i; j++) {
 			snprintf(name, sizeof(name), "r%d", j);
@@ -188,7 +169,7 @@ START_TEST(kill9_during_a_burst_loses_no_acknowledged_add)
 	while (read(fds[0], &n, sizeof(n)) == sizeof(n)) {
 		last = n;
 		if (n == 20)
-			agent_kill9();
+			scn_agent_kill9();
 	}
 	close(fds[0]);
 	ck_assert_int_eq(waitpid(child, NULL, 0), child);

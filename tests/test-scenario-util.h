@@ -372,6 +372,25 @@ static inline void scn_agent_stop(void)
 		      status);
 }
 
+/*
+ * kill -9 of hagentd.  Its monitors outlive it (docs/agent-restart.md):
+ * checked; they stay recorded, so that the teardown kills them if the next
+ * hagentd does not re-attach them.
+ */
+static inline void scn_agent_kill9(void)
+{
+	unsigned first = scn.n_monitors;
+
+	scn_disconnect();
+	scn_monitors_scan();
+	ck_assert_int_eq(kill(scn.agent_pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(scn.agent_pid, NULL, 0), scn.agent_pid);
+	scn.agent_pid = 0;
+	for (unsigned i = first; i < scn.n_monitors; i++)
+		ck_assert_msg(kill(scn.monitors[i], 0) == 0, "monitor %d died with hagentd",
+			      (int) scn.monitors[i]);
+}
+
 /* Whether hagentd still runs (not exited, not a zombie). */
 static inline bool scn_agent_alive(void)
 {

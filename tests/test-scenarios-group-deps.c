@@ -335,48 +335,7 @@ static void group_online(const char *g)
 	scn_wait_group_state(g, HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
 }
 
-/*
- * Whether pid runs: a zombie does not.  A monitor orphaned by hagentd's
- * death is reparented to the suite's main process (the subreaper), which
- * does not reap it while the case runs; kill(0) would still find it.
- */
-static bool pid_running(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	bool running = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	if (p && p[1] == ' ' && p[2] != '\0')
-		running = p[2] != 'Z' && p[2] != 'X';
-	fclose(f);
-	return running;
-}
-
-/* kill -9 of hagentd; its monitors die with it (PR_SET_PDEATHSIG), waited for. */
-static void agent_kill9(void)
-{
-	scn_disconnect();
-	scn_monitors_scan();
-	ck_assert_int_eq(kill(scn.agent_pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(scn.agent_pid, NULL, 0), scn.agent_pid);
-	scn.agent_pid = 0;
-	for (unsigned i = 0; i < scn.n_monitors; i++) {
-		uint64_t end = now_ms() + SCN_WAIT_MS;
-
-		while (pid_running(scn.monitors[i])) {
-			ck_assert_msg(now_ms() < end, "monitor %d outlived hagentd",
-				      (int) scn.monitors[i]);
-			usleep(10000);
-		}
-	}
-	scn.n_monitors = 0;
-}
 
 /* RenameGroup or RenameResource (method) of name to new_name. */
 static int rename_obj(const char *method, const char *name, const char *new_name,
@@ -700,7 +659,7 @@ START_TEST(s70_survives_kill9)
 	add("a1", "A", NULL, NULL, 0);
 	add("b1", "B", NULL, NULL, 0);
 	ck_assert_int_eq(set_expr("A", "[b]", &rep, stored, sizeof(stored)), 0);
-	agent_kill9();
+	scn_agent_kill9();
 	ck_assert_str_eq(stored, CANON("B"));
 	scn_agent_start();
 	seg_expr("A", seg, sizeof(seg));
