@@ -83,7 +83,7 @@ struct agent_scope_req {
 	char *unit;
 	char *job;	 /* the job's object path, once systemd replied */
 	char *early_job; /* a JobRemoved for unit seen before the reply (see on_job_removed()) */
-	int early_error;
+	char *early_result;
 	bool renamed;	      /* the "-<pid>" name is in use */
 	bool sent_oom_policy; /* the pending call asks for OOMPolicy= */
 	sd_bus_slot *call;
@@ -237,6 +237,7 @@ static void req_free(struct agent_scope_req *req)
 	free(req->unit);
 	free(req->job);
 	free(req->early_job);
+	free(req->early_result);
 	free(req);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct agent_scope_req *, req_free);
@@ -370,38 +371,6 @@ static int req_refused(struct agent_scope_req *req, const sd_bus_error *e)
 	return r;
 }
 
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-	struct agent_scope_req *req = userdata;
-	const sd_bus_error *e = sd_bus_message_get_error(m);
-	const char *path;
-	int r;
-
-	(void) ret_error;
-	req->call = sd_bus_slot_unref(req->call);
-	if (e) {
-		r = req_refused(req, e);
-		if (r < 0)
-			req_finish(req, r);
-		return 0;
-	}
-	r = sd_bus_message_read(m, "o", &path);
-	if (r < 0) {
-		log_full_errno(cause_level(req->scope, "bad-reply"), r,
-			       "Unexpected reply to StartTransientUnit for %s: %m", req->unit);
-		req_finish(req, r);
-		return 0;
-	}
-	req->job = strdup(path);
-	if (!req->job) {
-		req_finish(req, -ENOMEM);
-		return 0;
-	}
-	if (req->early_job && strcmp(req->early_job, path) == 0)
-		req_finish(req, req->early_error);
-	return 0;
-}
-
 static int job_result_to_errno(const char *result)
 {
 	static const struct {
@@ -434,6 +403,38 @@ static void req_job_finished(struct agent_scope_req *req, const char *result)
 	req_finish(req, r);
 }
 
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct agent_scope_req *req = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+	const char *path;
+	int r;
+
+	(void) ret_error;
+	req->call = sd_bus_slot_unref(req->call);
+	if (e) {
+		r = req_refused(req, e);
+		if (r < 0)
+			req_finish(req, r);
+		return 0;
+	}
+	r = sd_bus_message_read(m, "o", &path);
+	if (r < 0) {
+		log_full_errno(cause_level(req->scope, "bad-reply"), r,
+			       "Unexpected reply to StartTransientUnit for %s: %m", req->unit);
+		req_finish(req, r);
+		return 0;
+	}
+	req->job = strdup(path);
+	if (!req->job) {
+		req_finish(req, -ENOMEM);
+		return 0;
+	}
+	if (req->early_job && strcmp(req->early_job, path) == 0)
+		req_job_finished(req, req->early_result);
+	return 0;
+}
+
 /*
  * A job is identified by its object path, known from the reply.  systemd
  * sends the reply before it runs the job, and messages keep their order, so
@@ -462,13 +463,17 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 				return 0; /* done() may have changed the list */
 			}
 		} else if (strcmp(req->unit, unit) == 0) {
-			char *p = strdup(path);
+			char *p = strdup(path), *res = strdup(result);
 
-			if (!p)
+			if (!p || !res) {
+				free(p);
+				free(res);
 				continue; /* the timeout ends it */
+			}
 			free(req->early_job);
+			free(req->early_result);
 			req->early_job = p;
-			req->early_error = job_result_to_errno(result);
+			req->early_result = res;
 		}
 	}
 	return 0;

@@ -332,9 +332,9 @@ END_TEST
 enum answer {
 	ANSWER_RESULT,	  /* reply, then JobRemoved with result[] */
 	ANSWER_DUPLICATE, /* reply, then JobRemoved "done" twice */
-	ANSWER_EARLY,	  /* JobRemoved "done" for the job, then the reply */
+	ANSWER_EARLY,	  /* JobRemoved for the job (result[] or "done"), then the reply */
 	ANSWER_STALE,	  /* JobRemoved of other jobs (same unit, other unit), reply, "done" */
-	ANSWER_HOLD,	  /* reply; JobRemoved only from fake_release() */
+	ANSWER_HOLD,	  /* reply; JobRemoved when the test emits it (held_*) */
 	ANSWER_SILENT,	  /* no reply at all */
 	ANSWER_EXISTS,	  /* org.freedesktop.systemd1.UnitExists */
 	ANSWER_READ_ONLY, /* PropertyReadOnly if OOMPolicy is asked for, else as ANSWER_RESULT */
@@ -455,7 +455,7 @@ static int fake_start_transient_unit(sd_bus_message *m, void *userdata, sd_bus_e
 		f->silent = sd_bus_message_ref(m);
 		return 1;
 	case ANSWER_EARLY:
-		emit_job_removed(bus, id, path, unit, "done");
+		emit_job_removed(bus, id, path, unit, f->result[i] ? f->result[i] : "done");
 		return sd_bus_reply_method_return(m, "o", path);
 	case ANSWER_STALE:
 		emit_job_removed(bus, id + 100, "/org/freedesktop/systemd1/job/9999", unit,
@@ -822,6 +822,10 @@ START_TEST(move_early_and_stale_signals)
 	t.fake.answer[1] = ANSWER_STALE;
 	res = move_web();
 	ck_assert_int_eq(res.error, 0);
+	t.fake.answer[2] = ANSWER_EARLY;
+	t.fake.result[2] = "failed";
+	res = move_web();
+	ck_assert_int_eq(res.error, -EIO);
 }
 END_TEST
 
