@@ -13,9 +13,15 @@
  * Waiting: a get sleeps, without the mutex, on two futex words at once
  * (futex_waitv, Linux 5.16): the low half of event_head in the segment
  * (shared; the writer's waker wakes it after each commit with events) and
- * the port's own word (private; unblock and close bump it and wake it).
- * Without futex_waitv a get sleeps on the shared word alone, and unblock
- * and close wake that word for every watcher of the segment.
+ * the port's own word (private; unblock, close and rebind bump it and wake
+ * it).  Without futex_waitv a get sleeps on the shared word alone, and
+ * unblock and close wake that word for every watcher of the segment.
+ *
+ * Rebind (a new incarnation of the segment after an agent restart) swaps
+ * the port's reader handle under the mutex and re-adds every registration
+ * on the new segment; a get asleep on the old segment's head word is woken
+ * through the port word, which is why a get takes the words to sleep on
+ * under the mutex, never from the port outside it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -51,6 +57,8 @@ struct notify_reg {
 	uint64_t from_pos; /* events before this log position are not for it */
 	uint32_t last_seq; /* STATE events not newer than this are skipped */
 	uint32_t slot;	   /* where the object lives: the first guess of the next lookup */
+	int32_t last_state;	    /* with last_seq, and the name: for a rebind's *_DELETED */
+	char name[HAGENT_NAME_MAX]; /* the latest name seen (add, events) */
 };
 
 /* A queued notification, and whether an object registration made it (a re-add takes those back). */
@@ -61,8 +69,9 @@ struct queued {
 
 struct notify_port {
 	_Atomic unsigned refs;
-	_Atomic uint32_t word; /* bumped by unblock and close; private futex */
-	pthread_mutex_t lock;  /* everything below */
+	_Atomic uint32_t word;	  /* bumped by unblock, close and rebind; private futex */
+	_Atomic uint32_t cancels; /* bumped by unblock (before word): what a get compares */
+	pthread_mutex_t lock;	  /* everything below */
 	hagent_shm *s;	       /* the port's own handle on the mapping */
 	const uint32_t *head_word;
 	uint64_t pos; /* next log position to read */
@@ -313,11 +322,13 @@ static void port_dispatch(struct notify_port *p, const struct hagent_event *ev)
 
 		if (r->kind != ev->kind || ev->position < r->from_pos)
 			continue;
+		memcpy(r->name, ev->name, sizeof(r->name)); /* a rename is a property event */
 		if (ev->change & STATE_BITS) {
 			/* Serial-number order: survives wrap-around of the sequence. */
 			if ((int32_t) (ev->state_seq - r->last_seq) <= 0)
 				continue;
 			r->last_seq = ev->state_seq;
+			r->last_state = ev->state;
 		}
 		if (!(r->filter & ev->change))
 			continue;
@@ -466,7 +477,9 @@ static int port_add(struct notify_port *p, const uint8_t id[HAGENT_ID_SIZE], uin
 		reg->filter = filter; /* the same object and key again: one registration */
 		reg->kind = o.kind;
 		reg->last_seq = o.state_seq;
+		reg->last_state = o.state;
 		reg->slot = o.slot;
+		memcpy(reg->name, o.name, sizeof(reg->name));
 	} else {
 		struct notify_reg nr = {
 			.kind = o.kind,
@@ -475,9 +488,11 @@ static int port_add(struct notify_port *p, const uint8_t id[HAGENT_ID_SIZE], uin
 			.from_pos = p->pos,
 			.last_seq = o.state_seq,
 			.slot = o.slot,
+			.last_state = o.state,
 		};
 
 		memcpy(nr.id, id, sizeof(nr.id));
+		memcpy(nr.name, o.name, sizeof(nr.name));
 		r = reg_insert(p, &nr);
 		if (r < 0)
 			return r;
@@ -546,14 +561,25 @@ _public_ int hagent_notify_add_all(hagent_notify_t port, uint32_t filter, uint64
 	return r;
 }
 
-/* Wakes the getters of p: its own word, and in the fallback the segment's word. */
+/*
+ * Wakes the getters of p: its own word, and in the fallback the segment's
+ * word, which is read under the mutex (a rebind changes it).  A word of a
+ * segment unmapped meanwhile gets EFAULT or wakes somebody for nothing:
+ * both harmless, a woken get looks again.
+ */
 static void port_wake(struct notify_port *p)
 {
-	/* Pairs with the futex's own check of the word against the getter's snapshot. */
+	const uint32_t *head_word;
+
+	/* Pairs with the acquire load of the word in port_take(), and the futex's own check. */
 	atomic_fetch_add_explicit(&p->word, 1, memory_order_release);
 	(void) syscall(SYS_futex, &p->word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-	if (!use_waitv())
-		(void) syscall(SYS_futex, p->head_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	if (!use_waitv()) {
+		pthread_mutex_lock(&p->lock);
+		head_word = p->head_word;
+		pthread_mutex_unlock(&p->lock);
+		(void) syscall(SYS_futex, head_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
 }
 
 static void timespec_from_ns(uint64_t ns, struct timespec *ts)
@@ -562,16 +588,24 @@ static void timespec_from_ns(uint64_t ns, struct timespec *ts)
 	ts->tv_nsec = (long) (ns % NSEC_PER_SEC);
 }
 
+/* What a get sleeps on, taken under the mutex by port_take(). */
+struct port_sleep {
+	const uint32_t *head_word; /* the segment's, as of the take */
+	uint32_t head;		   /* its value: everything up to it is read */
+	uint32_t word;		   /* the port word's value at the take */
+};
+
 /*
- * Sleeps until the head word is no longer head, the port word no longer
- * word, or deadline (CLOCK_MONOTONIC ns, UINT64_MAX: none).  0: look again
- * (woken, spurious, EINTR, EAGAIN); -ETIMEDOUT.
+ * Sleeps until the head word is no longer ps->head, the port word no longer
+ * ps->word, or deadline (CLOCK_MONOTONIC ns, UINT64_MAX: none).  0: look
+ * again (woken, spurious, EINTR, EAGAIN, EFAULT: a segment a rebind
+ * unmapped); -ETIMEDOUT.
  */
-static int port_wait(struct notify_port *p, uint32_t head, uint32_t word, uint64_t deadline)
+static int port_wait(struct notify_port *p, const struct port_sleep *ps, uint64_t deadline)
 {
 	struct futex_waitv w[2] = {
-		{.val = head, .uaddr = (uintptr_t) p->head_word, .flags = FUTEX_32},
-		{.val = word,
+		{.val = ps->head, .uaddr = (uintptr_t) ps->head_word, .flags = FUTEX_32},
+		{.val = ps->word,
 		 .uaddr = (uintptr_t) &p->word,
 		 .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	};
@@ -598,7 +632,7 @@ static int port_wait(struct notify_port *p, uint32_t head, uint32_t word, uint64
 	if (until > deadline)
 		until = deadline;
 	timespec_from_ns(until, &ts);
-	if (syscall(SYS_futex, p->head_word, FUTEX_WAIT_BITSET, head, &ts, NULL,
+	if (syscall(SYS_futex, ps->head_word, FUTEX_WAIT_BITSET, ps->head, &ts, NULL,
 		    FUTEX_BITSET_MATCH_ANY) >= 0 ||
 	    errno != ETIMEDOUT)
 		return 0;
@@ -606,18 +640,25 @@ static int port_wait(struct notify_port *p, uint32_t head, uint32_t word, uint64
 }
 
 /*
- * One look under the mutex: 0 and *ret, -EBADF, -ECANCELED, or -EAGAIN with
- * *ret_head: the head word value to sleep on.
+ * One look under the mutex: 0 and *ret, -EBADF, -ECANCELED (unblocked since
+ * the get began with cancels), or -EAGAIN with *ret_sleep: what to sleep on.
  */
-static int port_take(struct notify_port *p, uint32_t word, struct hagent_notification *ret,
-		     uint32_t *ret_head)
+static int port_take(struct notify_port *p, uint32_t cancels, struct hagent_notification *ret,
+		     struct port_sleep *ret_sleep)
 {
+	/*
+	 * The word before cancels: an unblock bumps cancels, then the word.
+	 * Seeing its word means seeing its cancel (release/acquire on the
+	 * word); not seeing its word means sleeping on the old value, which
+	 * its bump then makes the kernel refuse or wake.
+	 */
+	uint32_t word = atomic_load_explicit(&p->word, memory_order_acquire);
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->closed)
 		r = -EBADF;
-	else if (atomic_load_explicit(&p->word, memory_order_acquire) != word)
+	else if (atomic_load_explicit(&p->cancels, memory_order_relaxed) != cancels)
 		r = -ECANCELED;
 	else {
 		port_sync(p);
@@ -627,7 +668,11 @@ static int port_take(struct notify_port *p, uint32_t word, struct hagent_notific
 			p->q_len--;
 		} else {
 			/* All up to pos is read: the head moving past it wakes us. */
-			*ret_head = (uint32_t) p->pos;
+			*ret_sleep = (struct port_sleep){
+				.head_word = p->head_word,
+				.head = (uint32_t) p->pos,
+				.word = word,
+			};
 			r = -EAGAIN;
 		}
 	}
@@ -640,7 +685,8 @@ _public_ int hagent_notify_get(hagent_notify_t port, struct hagent_notification 
 {
 	_cleanup_(notify_port_unrefp) struct notify_port *p = notify_handle_get(port);
 	uint64_t deadline = UINT64_MAX;
-	uint32_t word, head;
+	struct port_sleep ps;
+	uint32_t cancels;
 	int r;
 
 	if (!p)
@@ -649,17 +695,132 @@ _public_ int hagent_notify_get(hagent_notify_t port, struct hagent_notification 
 	if (timeout_ms >= 0)
 		deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t) timeout_ms * NSEC_PER_MSEC;
 	/* An unblock after this moment releases this get. */
-	word = atomic_load_explicit(&p->word, memory_order_acquire);
+	cancels = atomic_load_explicit(&p->cancels, memory_order_acquire);
 	for (;;) {
-		r = port_take(p, word, ret, &head);
+		r = port_take(p, cancels, ret, &ps);
 		if (r != -EAGAIN)
 			return r;
 		if (timeout_ms == 0)
 			return -ETIMEDOUT;
-		r = port_wait(p, head, word, deadline);
+		r = port_wait(p, &ps, deadline);
 		if (r < 0)
 			return r;
 	}
+}
+
+/* ---- rebind ---- */
+
+/* A rebind's notification for a registration whose object the new segment no longer has. */
+static void note_gone(const struct notify_reg *r, struct hagent_notification *n)
+{
+	*n = (struct hagent_notification){
+		.change = r->kind == SHM_KIND_RESOURCE ? HAGENT_CHANGE_RESOURCE_DELETED
+						      : HAGENT_CHANGE_GROUP_DELETED,
+		.kind = r->kind,
+		.key = r->key,
+		.state = r->last_state,
+		.state_seq = r->last_seq,
+		.position = UINT64_MAX,
+		.time_ns = now_ns(CLOCK_REALTIME),
+	};
+	memcpy(n->id, r->id, sizeof(n->id));
+	memcpy(n->name, r->name, sizeof(n->name));
+}
+
+/*
+ * Under the mutex.  The old log first, so that what it still held comes
+ * before anything the rebind makes.  Then everything that can fail (the
+ * new handle, the lookups), before anything changes: a failed rebind leaves
+ * the port on its old segment.  As in port_add(), the new head is taken
+ * before the objects are read, and last_seq skips the STATE events between
+ * the two that the lookup already reports.
+ */
+static int port_rebind(struct notify_port *p, hagent_shm *s)
+{
+	_cleanup_(hagent_shm_unrefp) hagent_shm *ns = NULL;
+	_cleanup_free_ struct shm_reader_object *look = NULL;
+	_cleanup_free_ bool *gone = NULL;
+	struct hagent_notification n;
+	hagent_shm *old;
+	size_t kept = 0, bound;
+	uint64_t pos;
+	int r;
+
+	if (p->closed)
+		return -EBADF;
+	port_sync(p);
+	r = shm_reader_clone(s, &ns);
+	if (r < 0)
+		return r;
+	if (p->n_regs > 0) {
+		look = calloc(p->n_regs, sizeof(*look));
+		gone = calloc(p->n_regs, sizeof(*gone));
+		if (!look || !gone)
+			return -ENOMEM;
+	}
+	pos = shm_reader_event_head(ns);
+	for (size_t i = 0; i < p->n_regs; i++) {
+		struct notify_reg *reg = &p->regs[i];
+
+		r = shm_reader_find_id(ns, reg->kind, reg->id, reg->slot, &look[i]);
+		if (r == -ENOENT)
+			gone[i] = true;
+		else if (r < 0)
+			return r;
+	}
+
+	/* From here on nothing fails.  ns takes the old handle away. */
+	old = p->s;
+	p->s = TAKE_PTR(ns);
+	ns = old;
+	p->head_word = shm_reader_event_head_word(p->s);
+	p->pos = pos;
+	/* Never below what the queue holds: queue_grow() relies on it. */
+	bound = (size_t) QUEUE_PER_EVENT * shm_reader_event_capacity(p->s);
+	p->q_max = bound > p->q_cap ? bound : p->q_cap;
+	if (p->has_all) {
+		p->all_from = pos;
+		queue_reconnect(p);
+	}
+	for (size_t i = 0; i < p->n_regs; i++) {
+		struct notify_reg reg = p->regs[i];
+
+		if (gone[i]) {
+			if (reg.filter & (HAGENT_CHANGE_RESOURCE_DELETED | HAGENT_CHANGE_GROUP_DELETED)) {
+				note_gone(&reg, &n);
+				queue_push(p, &n, true);
+			}
+			continue; /* unbound, as after a DELETED event */
+		}
+		if (look[i].state_seq != reg.last_seq && (reg.filter & STATE_BITS)) {
+			note_current(reg.id, reg.key, &look[i], &n);
+			queue_push(p, &n, true);
+		}
+		reg.from_pos = pos;
+		reg.last_seq = look[i].state_seq;
+		reg.last_state = look[i].state;
+		reg.slot = look[i].slot;
+		memcpy(reg.name, look[i].name, sizeof(reg.name));
+		p->regs[kept++] = reg; /* the order (id, key) stays */
+	}
+	p->n_regs = kept;
+	return 0;
+}
+
+_public_ int hagent_notify_rebind(hagent_notify_t port, hagent_shm *s)
+{
+	_cleanup_(notify_port_unrefp) struct notify_port *p = notify_handle_get(port);
+	int r;
+
+	if (!p)
+		return -EBADF;
+	assert_return(s, -EINVAL);
+	pthread_mutex_lock(&p->lock);
+	r = port_rebind(p, s);
+	pthread_mutex_unlock(&p->lock);
+	if (r == 0)
+		port_wake(p); /* gets asleep on the old segment's word look again, at the new one */
+	return r;
 }
 
 _public_ int hagent_notify_unblock(hagent_notify_t port)
@@ -668,6 +829,8 @@ _public_ int hagent_notify_unblock(hagent_notify_t port)
 
 	if (!p)
 		return -EBADF;
+	/* Before the word's bump in port_wake(): see port_take(). */
+	atomic_fetch_add_explicit(&p->cancels, 1, memory_order_release);
 	port_wake(p);
 	return 0;
 }

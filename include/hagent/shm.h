@@ -171,6 +171,37 @@ int hagent_shm_open_fd(int fd, hagent_shm **ret);
 /* Unmaps; takes NULL; returns NULL. */
 hagent_shm *hagent_shm_unref(hagent_shm *s);
 
+/* hagent_shm_follow()'s heartbeat age for stale_after_ns 0 (the agent beats every 100 ms). */
+#define HAGENT_SHM_STALE_DEFAULT_NS (UINT64_C(5) * 1000000000)
+
+/*
+ * Follows the agent across its restarts.  An agent that restarts (after a
+ * crash, a SIGKILL or a restart of the service) publishes a new incarnation
+ * of the segment on the same "state.sock", with the same object ids; the
+ * old one stays mapped but is dead: marked superseded (a graceful exit), or
+ * its heartbeat stops.  Call this now and then (e.g. when a notification
+ * port has been silent for a while) with the handle in *s:
+ *
+ *   0: *s is live: not superseded, and its heartbeat at most stale_after_ns
+ *      old (0: HAGENT_SHM_STALE_DEFAULT_NS), or, with an older heartbeat,
+ *      the agent still serves this very segment (busy, not dead).  Costs no
+ *      system call while the heartbeat is fresh.
+ *   1: *s was dead and runtime_dir (as hagent_shm_open()) serves a newer
+ *      incarnation: *s is now that segment and the old handle is unref'd.
+ *      Ports made on the old one go on reading it until
+ *      hagent_notify_rebind().
+ *   -EAGAIN: *s is dead and no live agent serves another segment yet
+ *      (nothing listens, or a segment that is itself superseded, or an
+ *      agent that accepts but does not answer): call again later.  *s is
+ *      unchanged.
+ *   other -errno: as hagent_shm_open() (e.g. -EACCES, -ECONNRESET: the new
+ *      agent refuses us; -EPROTONOSUPPORT: it has another ABI).
+ *
+ * Probing "state.sock" blocks as hagent_shm_open() does: at most 5 s for an
+ * agent that accepts connections but does not answer.
+ */
+int hagent_shm_follow(hagent_shm **s, const char *runtime_dir, uint64_t stale_after_ns);
+
 /*
  * A human-readable explanation of an error returned by this API, naming the
  * segment-specific causes (bad magic, other ABI version, inconsistent sizes);
@@ -309,6 +340,28 @@ int hagent_notify_add_all(hagent_notify_t port, uint32_t filter, uint64_t key);
  * (if in the filter), then drops the registrations bound to it.
  */
 int hagent_notify_get(hagent_notify_t port, struct hagent_notification *ret, int timeout_ms);
+
+/*
+ * Moves the port to the segment of s, a newer incarnation of its segment
+ * (from hagent_shm_follow()), keeping its registrations, key and filter
+ * each.  What the old segment's log still held for the port is queued
+ * first.  Then, matched by object id in the new segment:
+ *   - an object whose state sequence differs from the last one the port
+ *     took (from its add or its last STATE event) gets one *_STATE with its
+ *     current state (position UINT64_MAX), as a re-add does, if the filter
+ *     has the STATE bit; an unchanged one gets nothing;
+ *   - an object that is gone gets its *_DELETED (if in the filter; the
+ *     name and state last seen) and its registrations are dropped;
+ *   - the all-objects registration, which no re-add can bring up to date,
+ *     gets one HAGENT_CHANGE_RECONNECT: re-read the state.  The object
+ *     registrations are already current: do not re-add them for it.
+ * From then on the port reads the new segment's log only.  Gets waiting
+ * meanwhile in other threads go on, on the new segment.  The port holds its
+ * own reference to the new mapping, as hagent_notify_new().  -EBADF: not a
+ * port; -EBUSY: the writer was too fast (the port is unchanged, call
+ * again); -ENOMEM.
+ */
+int hagent_notify_rebind(hagent_notify_t port, hagent_shm *s);
 
 /* Releases every hagent_notify_get() waiting on the port now, with -ECANCELED.  -EBADF. */
 int hagent_notify_unblock(hagent_notify_t port);
