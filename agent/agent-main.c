@@ -28,6 +28,9 @@
 #include "agent-publish.h"
 #include "agent-reattach.h"
 #include "agent-resource.h"
+#include "agent-scope.h"
+#include "agent-status.h"
+#include "agent-stop-mode.h"
 #include "agent-volatile.h"
 #include "agent-socket.h"
 #include "config-store.h"
@@ -60,6 +63,7 @@ static uint32_t arg_max_resources = 0; /* 0: shm_params_default()'s */
 static uint32_t arg_max_groups = 0;
 static enum stop_mode arg_stop_mode = STOP_OFFLINE;
 static uint64_t arg_orphan_timeout_ms = 0; /* 0: orphaned monitors wait for an agent for ever */
+static enum agent_scope_mode arg_scopes = AGENT_SCOPE_AUTO;
 
 /* Everything the running agent owns; freed in reverse order of creation. */
 struct agent {
@@ -73,6 +77,8 @@ struct agent {
 	struct agent_ops ops;
 	struct agent_control *control;
 	struct agent_reattach *reattach;
+	struct agent_scope *scope;
+	struct agent_status *status;
 	sd_event_source *heartbeat;
 };
 
@@ -82,6 +88,8 @@ static void agent_done(struct agent *a)
 	a->reattach = agent_reattach_free(a->reattach);
 	a->groups = agent_groups_free(a->groups);
 	a->resources = agent_resources_free(a->resources);
+	a->scope = agent_scope_free(a->scope);
+	a->status = agent_status_free(a->status);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
 	a->socket = agent_socket_free(a->socket);
 	a->model = agent_model_free(a->model);
@@ -111,7 +119,10 @@ static void help(void)
 	       "                          hagentd (env HAGENT_STOP_MODE, default offline)\n"
 	       "     --orphan-timeout SEC how long monitors wait for a new hagentd after this one\n"
 	       "                          died before they close their resources; 0: for ever\n"
-	       "                          (env HAGENT_ORPHAN_TIMEOUT, default 0)\n");
+	       "                          (env HAGENT_ORPHAN_TIMEOUT, default 0)\n"
+	       "     --scopes MODE        a transient scope unit per monitor: 'auto' (when run\n"
+	       "                          by systemd), 'yes' or 'no' (env HAGENT_SCOPES,\n"
+	       "                          default auto)\n");
 }
 
 static const char *env_or(const char *name, const char *fallback)
@@ -163,8 +174,9 @@ static int parse_argv(int argc, char *argv[])
 		ARG_ADMIN_GROUP,
 		ARG_STOP_MODE,
 		ARG_ORPHAN_TIMEOUT,
+		ARG_SCOPES,
 	};
-	const char *stop_mode = NULL, *orphan_timeout = NULL;
+	const char *stop_mode = NULL, *orphan_timeout = NULL, *scopes = NULL;
 	static const struct option options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
@@ -176,9 +188,10 @@ static int parse_argv(int argc, char *argv[])
 		{"admin-group", required_argument, NULL, ARG_ADMIN_GROUP},
 		{"stop-mode", required_argument, NULL, ARG_STOP_MODE},
 		{"orphan-timeout", required_argument, NULL, ARG_ORPHAN_TIMEOUT},
+		{"scopes", required_argument, NULL, ARG_SCOPES},
 		{},
 	};
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
@@ -214,6 +227,9 @@ static int parse_argv(int argc, char *argv[])
 		case ARG_ORPHAN_TIMEOUT:
 			orphan_timeout = optarg;
 			break;
+		case ARG_SCOPES:
+			scopes = optarg;
+			break;
 		default:
 			return -EINVAL; /* getopt printed why */
 		}
@@ -239,6 +255,15 @@ static int parse_argv(int argc, char *argv[])
 				       "Invalid stop mode '%s' (--stop-mode or HAGENT_STOP_MODE): "
 				       "expected 'offline' or 'leave'.",
 				       stop_mode);
+	if (!scopes)
+		scopes = env_or("HAGENT_SCOPES", "auto");
+	r = agent_scope_mode_from_string(scopes);
+	if (r < 0)
+		return log_error_errno(-EINVAL,
+				       "Invalid scope mode '%s' (--scopes or HAGENT_SCOPES): "
+				       "expected 'auto', 'yes' or 'no'.",
+				       scopes);
+	arg_scopes = (enum agent_scope_mode) r;
 	if (!orphan_timeout)
 		orphan_timeout = env_or("HAGENT_ORPHAN_TIMEOUT", "0");
 	if (parse_seconds(orphan_timeout, &arg_orphan_timeout_ms) < 0)
@@ -292,8 +317,18 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	struct agent *a = userdata;
 
 	bool leave = arg_stop_mode == STOP_LEAVE;
+	int k;
 
-	log_info("Received %s, stopping%s.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+	if (!leave && si->ssi_signo == SIGTERM) {
+		/* A restart leaves the resources to the next hagentd, whatever the stop mode. */
+		k = agent_systemd_job_is_restart();
+		if (k < 0)
+			log_warning_errno(k, "Cannot ask systemd whether this is a restart; "
+					     "stopping: %m");
+		leave = k > 0;
+	}
+	log_info("Received %s, %s%s.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+		 leave && arg_stop_mode != STOP_LEAVE ? "restarting" : "stopping",
 		 leave ? "; the resources stay as they are" : "");
 	a->ops.stopping = true;
 	if (a->resources && leave)
@@ -486,6 +521,13 @@ static int agent_start(struct agent *a)
 	r = agent_resources_new(a->event, a->writer, a->model, arg_monitor_dir, &a->resources);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the resources: %m");
+	r = agent_scope_new(a->event, arg_scopes, &a->scope);
+	if (r < 0)
+		return log_error_errno(r, "Failed to connect to systemd for the monitors' scopes: %m");
+	r = agent_status_new(a->event, &a->status);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the STATUS= line: %m");
+	agent_resources_set_systemd(a->resources, a->scope, a->status);
 	r = agent_groups_new(a->model, a->resources, &a->groups);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the groups: %m");

@@ -8,6 +8,8 @@
  */
 
 #include "agent-resource.h"
+#include "agent-scope.h"
+#include "agent-status.h"
 #include "agent-volatile.h"
 #include "channel.h"
 #include "monitor-spawn.h"
@@ -32,6 +34,7 @@ struct agent_monitor {
 	uint64_t channel_id; /* of the channel it runs on */
 	uint64_t pid_start;  /* its start time (proc_start_time()) */
 	bool adopted;	     /* a previous agent's: not our child, its exit status is not ours */
+	struct agent_scope_req *scope_req; /* its move into a scope of its own, until done */
 	struct agent_monitor *next;
 };
 
@@ -102,6 +105,11 @@ struct agent_resources {
 	size_t n_adopting;
 	sd_event_source *adopt_timer;
 
+	/* systemd (agent_resources_set_systemd()); not owned, may be NULL. */
+	struct agent_scope *scope;
+	struct agent_status *status;
+	sd_event_source *status_timer;
+
 	/* The segment transaction and what is due before its commit. */
 	unsigned txn_depth;
 	bool txn_open;		 /* shm_writer_begin() succeeded at depth 1 */
@@ -144,3 +152,6 @@ void res_store_sync(struct agent_res *r);
 void adopt_abandon(struct agent_res *r);
 /* A restored resource whose monitor was gone when this agent came: its death, now. */
 void agent_resources_restored_died(struct agent_res *r);
+
+/* agent-resource-status.c: the states changed; STATUS= follows within 100 ms. */
+void status_due(struct agent_resources *rs);

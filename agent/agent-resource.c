@@ -88,6 +88,7 @@ static void monitor_unlink(struct agent_monitor *m)
 static void monitor_free(struct agent_monitor *m)
 {
 	m->pidfd_source = sd_event_source_disable_unref(m->pidfd_source);
+	agent_scope_req_cancel(m->scope_req);
 	monitor_proc_done(&m->proc);
 	safe_close(m->link_fd); /* a monitor still running sees it hang up: it is an orphan now */
 	free(m);
@@ -315,10 +316,31 @@ static void monitor_go(struct agent_res *r, struct agent_monitor *m)
 	int k = agent_link_send(m->link_fd, LINK_GO);
 
 	if (k < 0) {
-		log_warning_errno(k, "Resource %s: failed to start monitor %d: %m", res_name(r),
-				  (int) m->proc.pid);
+		log_warning_errno(k, "Resource %s: failed to start monitor %d: %m",
+				  r ? res_name(r) : "(removed)", (int) m->proc.pid);
 		(void) monitor_signal(&m->proc, SIGKILL); /* its death is the resource's failure */
 	}
+}
+
+static void on_scope_done(void *userdata, int error)
+{
+	struct agent_monitor *m = userdata;
+
+	m->scope_req = NULL;
+	/* agent-scope logs why; the monitor starts either way (in our cgroup, then). */
+	(void) error;
+	monitor_go(m->owner, m);
+}
+
+/* Into a scope of its own first, when systemd runs us; then it may start. */
+static void monitor_place(struct agent_res *r, struct agent_monitor *m)
+{
+	struct agent_resource *mr = model_res(r);
+
+	if (r->rs->scope && agent_scope_move(r->rs->scope, m->proc.pid, mr->name, mr->id,
+					     on_scope_done, m, &m->scope_req) >= 0)
+		return;
+	monitor_go(r, m);
 }
 
 /* RES_ACT_START_MONITOR: a new channel and process; the old channel is closed. */
@@ -383,7 +405,7 @@ static int monitor_start(struct agent_res *r, uint32_t gen)
 	}
 	log_info("Resource %s: started monitor %s, pid %d.", res_name(r), path, (int) m->proc.pid);
 	r->mon = TAKE_PTR(m);
-	monitor_go(r, r->mon);
+	monitor_place(r, r->mon);
 	if (chan_agent_prepare_sleep(r->chan) == 1)
 		drain_later(r);
 	return 0;
@@ -722,6 +744,7 @@ void agent_resources_end(struct agent_resources *rs)
 			log_error_errno(k, "Failed to commit a segment transaction: %m");
 		rs->txn_open = false;
 	}
+	status_due(rs);
 	/* Replies after the segment shows what they answer; a reply handler may start more. */
 	n = rs->n_replies;
 	rs->n_replies = 0;
@@ -1313,6 +1336,7 @@ struct agent_resources *agent_resources_free(struct agent_resources *rs)
 		params_drop(&rs->res[i]);
 	}
 	rs->adopt_timer = sd_event_source_disable_unref(rs->adopt_timer);
+	rs->status_timer = sd_event_source_disable_unref(rs->status_timer);
 	volatile_store_free(rs->store);
 	free(rs->reattach_env);
 	free(rs->orphan_env);

@@ -21,6 +21,8 @@
 #include <systemd/sd-event.h>
 
 #include "agent-model.h"
+#include "agent-scope.h"
+#include "agent-status.h"
 #include "agent-volatile.h"
 #include "macro.h"
 #include "resource-fsm.h"
@@ -172,6 +174,16 @@ int agent_resources_adopt(void *userdata, uint64_t channel_id, pid_t pid, int fd
  * are and wait for the next agent (the store stays).  Calls sd_event_exit().
  */
 int agent_resources_detach(struct agent_resources *rs);
+
+/*
+ * systemd: with scope, each new monitor is moved into a transient scope of
+ * its own (agent-scope.h) before it may start, so that nothing a resource
+ * starts lives in hagentd's cgroup (`systemctl kill hagentd` and a restart
+ * leave it alone); with status, STATUS= follows the resources' states.
+ * Either may be NULL; neither is owned.
+ */
+void agent_resources_set_systemd(struct agent_resources *rs, struct agent_scope *scope,
+				 struct agent_status *status);
 
 /* Releases everything; neither signals nor reaps the monitors still running. */
 struct agent_resources *agent_resources_free(struct agent_resources *rs);

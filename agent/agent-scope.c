@@ -539,7 +539,7 @@ static void scope_drop_bus(struct agent_scope *s)
  * The connect() of the bus socket happens here (a local socket: it does not
  * wait for the other side); authentication and Hello go on in the loop.
  */
-static int scope_connect(const char *private_socket, sd_bus **ret)
+int agent_systemd_connect(const char *private_socket, sd_bus **ret)
 {
 	_cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_free_ char *address = NULL;
@@ -624,7 +624,7 @@ int agent_scope_new_at(sd_event *e, enum agent_scope_mode mode, const char *priv
 		*ret = NULL;
 		return 0;
 	}
-	r = scope_connect(private_socket, &bus);
+	r = agent_systemd_connect(private_socket, &bus);
 	if (r < 0) {
 		if (mode == AGENT_SCOPE_YES)
 			return log_error_errno(
@@ -701,7 +701,7 @@ static int scope_ensure_bus(struct agent_scope *s)
 	if (!s->owns_bus)
 		return -ENOTCONN;
 	scope_drop_bus(s);
-	r = scope_connect(s->private_socket, &bus);
+	r = agent_systemd_connect(s->private_socket, &bus);
 	if (r < 0) {
 		log_full_errno(cause_level(s, "reconnect"), r, "Cannot reconnect to systemd: %m");
 		return -ENOTCONN;

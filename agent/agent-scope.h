@@ -87,6 +87,12 @@ int agent_scope_move(struct agent_scope *s, pid_t pid, const char *resource_name
  */
 void agent_scope_req_cancel(struct agent_scope_req *req);
 
+/*
+ * A connection to systemd: as root its private socket (private_socket,
+ * normally /run/systemd/private: no dbus-daemon needed), else the system bus.
+ */
+int agent_systemd_connect(const char *private_socket, sd_bus **ret);
+
 /* -- Internal entry points, for tests/test-agent-scope.c -- */
 
 /*

@@ -27,7 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
+#include <sys/param.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@
 #define LINK_FD_NUM	7  /* the link to the agent (channel-link.h), when there is one */
 #define FIRST_FREE_FD	8  /* after 0-2, the channel's 3-6 and the link's 7 */
 #define SCRATCH_FD_MIN	10 /* the child parks fds here while it fills 3-6 */
+#define NOFILE_SOFT	1024 /* systemd's default soft limit: select() users expect it */
 
 /*
  * The child's stack: its frames are small (no array but a sigaction and a
@@ -77,6 +79,7 @@ struct spawn_plan {
 	int n_src;
 	long max_fd;
 	pid_t parent; /* the agent */
+	struct rlimit nofile; /* the monitor's descriptor limit */
 	/*
 	 * ERR_NOT_EXECED, then 0 just before execve(), then its errno if it
 	 * failed.  Written by the child, read by the parent after clone()
@@ -93,7 +96,9 @@ static size_t key_len(const char *entry)
 	return eq ? (size_t) (eq - entry) : strlen(entry);
 }
 
-/* Does extra (NULL-terminated) set the key of entry? */
+static const char *const agent_only_keys[] = {"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"};
+
+/* Does extra (NULL-terminated) set the key of entry, or is it not the monitor's? */
 static bool overridden(const char *entry, const char *const *extra)
 {
 	size_t n = key_len(entry);
@@ -102,6 +107,10 @@ static bool overridden(const char *entry, const char *const *extra)
 		return true;
 	if (n == strlen(LINK_FD_KEY) && memcmp(entry, LINK_FD_KEY, n) == 0)
 		return true;
+	/* systemd's words to hagentd (NotifyAccess=main): a monitor's would be refused. */
+	for (size_t i = 0; i < ELEMENTSOF(agent_only_keys); i++)
+		if (n == strlen(agent_only_keys[i]) && memcmp(entry, agent_only_keys[i], n) == 0)
+			return true;
 	for (; extra && *extra; extra++)
 		if (key_len(*extra) == n && memcmp(*extra, entry, n) == 0)
 			return true;
@@ -169,6 +178,20 @@ _child_ static int child_main(void *arg)
 	if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
 		child_fail(plan, errno);
 
+	/*
+	 * What hagentd has for itself, not for the services a monitor starts:
+	 * the OOM killer's protection, the raised descriptor limit (back to
+	 * systemd's default soft limit).  Best effort.
+	 */
+	(void) setrlimit(RLIMIT_NOFILE, &plan->nofile);
+	{
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			(void) !write(fd, "0", 1);
+			(void) close(fd);
+		}
+	}
 	/*
 	 * A session of its own: a signal to the agent's process group does not
 	 * reach it.  No parent-death signal: a monitor outlives the agent, and
@@ -306,6 +329,8 @@ static int spawn(const char *program, const struct chan_fds *fds, int link_fd,
 	};
 	if (plan.max_fd < 0)
 		plan.max_fd = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &plan.nofile) < 0 || plan.nofile.rlim_cur > NOFILE_SOFT)
+		plan.nofile.rlim_cur = MIN((rlim_t) NOFILE_SOFT, plan.nofile.rlim_max);
 
 	pid = clone_child(&plan, clone_pidfd, ret_stack_used, &pidfd);
 	/* A seccomp filter may refuse the flag (EPERM, ENOSYS); an odd kernel, EINVAL. */

@@ -158,6 +158,7 @@ static int dispatch_loop(struct hamon_ctx *ctx, int sig_fd)
 	uint32_t idx[N_FIXED + CHAN_MAX_RESOURCES];
 	uint64_t next_beat = 0;
 	bool again = true; /* commands may have been posted before we attached */
+	bool adopted;
 	nfds_t n;
 
 	while (!ctx->done) {
@@ -191,9 +192,8 @@ static int dispatch_loop(struct hamon_ctx *ctx, int sig_fd)
 		if (ctx->link_fd >= 0 && pfd[3].revents)
 			link_handle(ctx, pfd[3].revents);
 		/* Adopted: the new channel may hold a command the old agent posted unread. */
-		if (link_tick(ctx))
-			again = true;
-		again = scan_commands(ctx) || again;
+		adopted = link_tick(ctx);
+		again = scan_commands(ctx) || adopted;
 		if (pfd[1].revents & POLLIN) {
 			drain_fd(sig_fd);
 			dispatch_shutdown(ctx);

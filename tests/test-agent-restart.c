@@ -61,6 +61,40 @@ static bool alive(pid_t pid)
 	return running;
 }
 
+/* utime + stime of pid, in clock ticks. */
+static unsigned long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+				&st),
+			 2);
+	return ut + st;
+}
+
+/* An orphan waits for its next agent asleep: far less than a CPU over a second. */
+static void assert_idle(const pid_t *pids, size_t n)
+{
+	unsigned long long before[16], hz = (unsigned long long) sysconf(_SC_CLK_TCK);
+
+	ck_assert_uint_le(n, 16);
+	for (size_t i = 0; i < n; i++)
+		before[i] = cpu_ticks(pids[i]);
+	scn_sleep_ms(1000);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(cpu_ticks(pids[i]) - before[i] < hz / 4,
+			      "monitor %d spins: %llu ticks in 1 s", (int) pids[i],
+			      cpu_ticks(pids[i]) - before[i]);
+}
+
 static void wait_dead(pid_t pid)
 {
 	for (uint64_t end = scn_now_ns() / 1000000 + SCN_WAIT_MS; alive(pid);) {
@@ -189,9 +223,15 @@ START_TEST(kill9_leaves_resources_untouched)
 	scn_agent_start();
 	setup_procs(s);
 	for (int round = 0; round < 3; round++) {
+		pid_t mons[N_PROC];
+
 		scn_agent_kill9();
-		for (int i = 0; i < N_PROC; i++)
+		for (int i = 0; i < N_PROC; i++) {
 			ck_assert(alive(s[i].proc));
+			mons[i] = s[i].monitor;
+		}
+		if (round == 0)
+			assert_idle(mons, N_PROC);
 		scn_agent_start();
 		/* The restored state shows at once; then each monitor re-attaches. */
 		assert_all_undisturbed(s);
