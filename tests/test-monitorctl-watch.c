@@ -4,9 +4,10 @@
  * hagentd with hamon-test resources (test-scenario-util.h): the lines it
  * prints for a resource, a group and every object, --filter, --count, its
  * usage errors, a watcher that falls behind the event log (SIGSTOP) and
- * catches up with exactly the current states, and SIGTERM/SIGINT.  The
- * agent's event log, read directly, is the witness of what the lines must
- * say.
+ * catches up with exactly the current states, SIGTERM/SIGINT, and a watch
+ * that follows hagentd across a SIGKILL or a stop and a new start (or
+ * ends, exit 7, when none comes back).  The agent's event log, read
+ * directly, is the witness of what the lines must say.
  */
 #include <check.h>
 #include <errno.h>
@@ -475,6 +476,10 @@ START_TEST(usage_errors)
 	assert_fails(&r, 2, "--count");
 	MCTL(&r, "watch", "--count");
 	ck_assert_int_eq(r.code, 2);
+	MCTL(&r, "watch", "--reconnect-timeout", "soon", "web");
+	assert_fails(&r, 2, "--reconnect-timeout 'soon'");
+	MCTL(&r, "watch", "--reconnect-timeout", "-1", "web");
+	assert_fails(&r, 2, "--reconnect-timeout '-1'");
 	MCTL(&r, "watch", "--wait", "web");
 	ck_assert_int_eq(r.code, 2); /* then the usage line */
 	ck_assert_str_eq(r.out, "");
@@ -632,18 +637,169 @@ START_TEST(rename_keeps_watching)
 }
 END_TEST
 
-/* hagentd stops while a watch waits: exit 7 once its heartbeat is stale (5 s). */
+/* SIGKILL: what a crash does; the monitors stay (recorded for the teardown), the segment is not marked. */
+static void agent_kill9(void)
+{
+	ck_assert_int_gt(scn.agent_pid, 0);
+	scn_disconnect();
+	scn_monitors_scan();
+	ck_assert_int_eq(kill(scn.agent_pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(scn.agent_pid, NULL, 0), scn.agent_pid);
+	scn.agent_pid = 0;
+}
+
+/*
+ * hagentd stops (SIGTERM) or dies (SIGKILL) under a watch and no agent comes
+ * back: exit 7 once --reconnect-timeout has passed since the watch saw it
+ * gone, with nothing printed.
+ */
 START_TEST(agent_stops)
 {
+	for (int i = 0; i < 2; i++) {
+		struct watcher w;
+
+		if (i == 0)
+			web_up();
+		else
+			scn_agent_start();
+		WATCH(&w, "--reconnect-timeout", "2", "web");
+		watch_wait_ready(&w);
+		if (i == 0)
+			scn_agent_stop();
+		else
+			agent_kill9();
+		ck_assert_int_eq(watch_end(&w, 0), 7);
+		ck_assert_str_eq(w.buf, "");
+		ck_assert_str_eq(w.errbuf, "monitorctl: hagentd stopped\n");
+		watch_free(&w);
+	}
+}
+END_TEST
+
+/* A --json line's unsigned member key (it must have one). */
+static uint32_t json_uint_of(const char *line, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	ck_assert_msg(p, "no %s in %s", key, line);
+	return (uint32_t) strtoul(p + strlen(pat), NULL, 10);
+}
+
+/*
+ * After a restart, web's lines: one reconnect line (first), at most one
+ * synthetic state line (its state at the switch, when the sequence is not
+ * old_seq, the last one the old agent gave it), then each of web's state
+ * events of the new agent's log newer than that, exactly, in order, ending
+ * with online.  Only one reconnect line.
+ */
+static void assert_followed_lines(const char *out, uint32_t old_seq)
+{
+	struct hagent_event ev[32];
+	struct hagent_resource res = scn_res("web");
+	size_t n = scn_state_events("web", 0, ev, ELEMENTSOF(ev)), k = 0;
+	bool synthetic = false;
+	uint32_t seq = old_seq;
+	char state[32];
+	const char *line;
+	size_t i;
+
+	ck_assert_uint_le(n, ELEMENTSOF(ev));
+	ck_assert_msg(strstr(line_at(out, 0), "\"change\":\"reconnect\",\"kind\":null,"
+					      "\"name\":null,\"id\":null,\"state\":null,"
+					      "\"state_seq\":null,\"synthetic\":false}"),
+		      "%s", out);
+	for (i = 1; (line = line_at(out, i)); i++) {
+		ck_assert_msg(!strstr(line, "reconnect"), "a second reconnect:\n%s", out);
+		if (!strstr(line, "\"kind\":\"resource\"") || !strstr(line, "\"name\":\"web\""))
+			continue; /* every object: the other ones */
+		ck_assert_msg(strstr(line, "\"change\":\"state\""), "%s", line);
+		ck_assert_msg(json_str(line, "state", state, sizeof(state)), "%s", line);
+		if (strstr(line, "\"synthetic\":true")) {
+			/* Only before any event of the new agent, and only once. */
+			ck_assert_msg(k == 0 && !synthetic, "late synthetic line:\n%s", out);
+			synthetic = true;
+			seq = json_uint_of(line, "state_seq");
+			ck_assert_uint_ne(seq, old_seq);
+			continue;
+		}
+		/* The next event of the log that is newer than what was printed. */
+		while (k < n && (int32_t) (ev[k].state_seq - seq) <= 0)
+			k++;
+		ck_assert_msg(k < n, "line %zu has no event: %s\n%s", i, line, out);
+		assert_json_state(line, 1, "web", res.id,
+				  hagent_resource_state_to_string(ev[k].state), ev[k].state_seq,
+				  false);
+		seq = ev[k++].state_seq;
+	}
+	ck_assert_uint_eq(seq, res.state_seq); /* up to the current state */
+	ck_assert_str_eq(state, "online");
+}
+
+/*
+ * hagentd is SIGKILLed under a watch of web and a new hagentd starts on the
+ * same dirs: the watch goes on (--reconnect-timeout 0: it would wait
+ * forever), prints one reconnect line and then the new agent's changes.
+ */
+START_TEST(follows_agent_killed)
+{
+	struct scn_reply rep;
 	struct watcher w;
+	char want[64];
+	uint32_t old_seq;
 
 	web_up();
-	WATCH(&w, "web");
+	old_seq = scn_res("web").state_seq;
+	WATCH(&w, "--json", "--reconnect-timeout", "0", "web");
+	watch_wait_ready(&w);
+	agent_kill9();
+	scn_agent_start();
+	scn_wait_state("web", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	watch_wait_for(&w, "\"change\":\"reconnect\"");
+	ck_assert_int_eq(scn_online("web", &rep), 0);
+	scn_wait_state("web", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
+	snprintf(want, sizeof(want), "\"state\":\"online\",\"state_seq\":%u,",
+		 scn_res("web").state_seq);
+	watch_wait_for(&w, want);
+	watch_read(&w, 300); /* nothing more comes */
+	ck_assert_int_eq(watch_end(&w, SIGTERM), 0);
+	ck_assert_str_eq(w.errbuf, "");
+	assert_followed_lines(w.buf, old_seq);
+	watch_free(&w);
+}
+END_TEST
+
+/*
+ * The same without NAME, across a clean stop and a start (default
+ * --reconnect-timeout): the port's own reconnect, the table read again,
+ * then the new agent's lines.
+ */
+START_TEST(follows_agent_restarted_every_object)
+{
+	struct scn_reply rep;
+	struct watcher w;
+	char want[64];
+	uint32_t old_seq;
+
+	web_up();
+	old_seq = scn_res("web").state_seq;
+	WATCH(&w, "--json", "--filter", "state");
 	watch_wait_ready(&w);
 	scn_agent_stop();
-	ck_assert_int_eq(watch_end(&w, 0), 7);
-	ck_assert_str_eq(w.buf, "");
-	ck_assert_str_eq(w.errbuf, "monitorctl: hagentd stopped\n");
+	scn_agent_start();
+	scn_wait_state("web", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
+	watch_wait_for(&w, "\"change\":\"reconnect\"");
+	ck_assert_int_eq(scn_online("web", &rep), 0);
+	scn_wait_state("web", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
+	snprintf(want, sizeof(want), "\"state\":\"online\",\"state_seq\":%u,",
+		 scn_res("web").state_seq);
+	watch_wait_for(&w, want);
+	watch_read(&w, 300);
+	ck_assert_int_eq(watch_end(&w, SIGTERM), 0);
+	ck_assert_str_eq(w.errbuf, "");
+	assert_followed_lines(w.buf, old_seq);
 	watch_free(&w);
 }
 END_TEST
@@ -660,7 +816,10 @@ static Suite *watch_suite(void)
 	scn_tcase_add(s, "fallen_behind_named", fallen_behind_named, 240);
 	scn_tcase_add(s, "fallen_behind_every_object", fallen_behind_every_object, 240);
 	scn_tcase_add(s, "signals_end_it", signals_end_it, 60);
-	scn_tcase_add(s, "agent_stops", agent_stops, 60);
+	scn_tcase_add(s, "agent_stops", agent_stops, 120);
+	scn_tcase_add(s, "follows_agent_killed", follows_agent_killed, 120);
+	scn_tcase_add(s, "follows_agent_restarted_every_object",
+		      follows_agent_restarted_every_object, 120);
 	scn_tcase_add(s, "rename_keeps_watching", rename_keeps_watching, 60);
 	return s;
 }

@@ -8,6 +8,14 @@
  * reconnect, and catches up by printing the current state of what it
  * watches (semantics.md §7.4).
  *
+ * An agent restart is the same to the watcher: the old segment dies
+ * (superseded, or its heartbeat stops), the new agent serves a new
+ * incarnation on the same state.sock, hagent_shm_follow() finds it and
+ * hagent_notify_rebind() moves the port there; a reconnect line, then the
+ * current state of what changed meanwhile, as after a reconnect.  Only
+ * when no agent serves a live segment within --reconnect-timeout does the
+ * watch end (exit 7).
+ *
  * Threads: main runs the port; a second thread only waits for SIGINT and
  * SIGTERM (blocked everywhere else, so no handler runs and nothing
  * async-signal-unsafe is needed) and then releases main's blocking get.
@@ -28,7 +36,6 @@
 #include "json-writer.h"
 #include "macro.h"
 #include "monitorctl-output.h"
-#include "monitorctl-wait.h"
 #include "monitorctl.h"
 #include "time-util.h"
 
@@ -37,6 +44,20 @@
 
 /* A silent watch looks this often whether hagentd still runs. */
 #define WATCH_CHECK_MS 1000
+
+/*
+ * A heartbeat this old (it beats every 100 ms) makes the watch ask
+ * state.sock who serves: the same segment (a busy agent) or a new one.
+ * Short, so that a restart after a SIGKILL is followed within a second or
+ * two; asking costs the agent one accept.
+ */
+#define WATCH_STALE_NS NSEC_PER_SEC
+
+/* While no agent serves: the first retry, doubled up to WATCH_CHECK_MS. */
+#define WATCH_RETRY_MIN_MS 50
+
+/* --reconnect-timeout's default. */
+#define WATCH_RECONNECT_TIMEOUT_NS (30 * NSEC_PER_SEC)
 
 /* Finding a name retries when the object is removed or its slot reused between two reads. */
 #define FIND_ATTEMPTS 16
@@ -83,6 +104,9 @@ struct watch {
 	struct seen *seen;
 	size_t n_seen, cap_seen;
 	uint64_t printed, count; /* count 0: no limit */
+	uint64_t reconnect_ns;	 /* --reconnect-timeout; 0: no limit */
+	uint64_t dead_since;	 /* CLOCK_MONOTONIC when no agent served any more; 0: one does */
+	int retry_ms;		 /* the next wait while dead_since */
 };
 
 /* ================================= the filter ================================= */
@@ -641,20 +665,79 @@ static int signals_start(void)
 
 /* ================================== the loop ================================== */
 
+/* The reconnect line of a named watch that followed a new agent (the port made the rest). */
+static int reconnect_print(struct watch *w)
+{
+	struct hagent_notification n = {
+		.change = HAGENT_CHANGE_RECONNECT,
+		.position = UINT64_MAX,
+		.time_ns = now_ns(CLOCK_REALTIME),
+	};
+
+	return line_print(w, &n, false);
+}
+
+/*
+ * After a silent while: is the segment's agent alive, or a new one there?
+ * -1 to go on, else the exit code.  A new agent: the port moves to its
+ * segment.  A named watch prints the reconnect line here, and the port
+ * then delivers the current state of each target that changed (or its
+ * deleted); the all-objects registration gets a RECONNECT from the port,
+ * and all_handle() re-reads the new table as after a reconnect.
+ */
+static int watch_follow(struct watch *w)
+{
+	uint64_t now;
+	int r;
+
+	r = hagent_shm_follow(&w->shm, w->a->runtime_dir, WATCH_STALE_NS);
+	if (atomic_load(&watch_stop))
+		return EXIT_OK;
+	if (r >= 0)
+		w->dead_since = 0;
+	if (r == 0)
+		return -1;
+	if (r == 1) {
+		r = hagent_notify_rebind(w->port, w->shm);
+		if (r < 0)
+			return atomic_load(&watch_stop)
+				       ? EXIT_OK
+				       : port_failed("cannot watch the restarted hagentd", r);
+		return w->n_targets ? reconnect_print(w) : -1;
+	}
+	if (r != -EAGAIN) {
+		fprintf(stderr, "monitorctl: cannot read the restarted hagentd's state: %s\n",
+			hagent_shm_strerror(r));
+		return r == -EACCES || r == -EPERM || r == -ECONNRESET ? EXIT_ACCESS_DENIED
+								       : EXIT_FAIL;
+	}
+	now = now_ns(CLOCK_MONOTONIC);
+	if (!w->dead_since) {
+		w->dead_since = now;
+		w->retry_ms = WATCH_RETRY_MIN_MS;
+	} else if (w->retry_ms < WATCH_CHECK_MS) {
+		w->retry_ms = w->retry_ms * 2 < WATCH_CHECK_MS ? w->retry_ms * 2 : WATCH_CHECK_MS;
+	}
+	if (w->reconnect_ns && now - w->dead_since >= w->reconnect_ns) {
+		fputs("monitorctl: hagentd stopped\n", stderr);
+		return EXIT_NOT_RUNNING;
+	}
+	return -1;
+}
+
 static int watch_loop(struct watch *w)
 {
 	struct hagent_notification n;
 	int r;
 
 	for (;;) {
-		r = hagent_notify_get(w->port, &n, WATCH_CHECK_MS);
+		r = hagent_notify_get(w->port, &n, w->dead_since ? w->retry_ms : WATCH_CHECK_MS);
 		if (atomic_load(&watch_stop))
 			return EXIT_OK;
 		if (r == -ETIMEDOUT) {
-			if (wait_agent_gone(w->shm, false)) {
-				fputs("monitorctl: hagentd stopped\n", stderr);
-				return EXIT_NOT_RUNNING;
-			}
+			r = watch_follow(w);
+			if (r >= 0)
+				return r;
 			continue;
 		}
 		if (r == -ECANCELED)
@@ -685,6 +768,8 @@ int cmd_watch(const struct args *a)
 
 	if ((a->given & OPT_FILTER) && watch_filter_parse(a->filter, &w.filter) < 0)
 		return EXIT_INVALID_ARGUMENT;
+	w.reconnect_ns = a->given & OPT_RECONNECT_TIMEOUT ? a->reconnect_timeout_ns
+							   : WATCH_RECONNECT_TIMEOUT_NS;
 	/* First: a SIGTERM from now on ends the watch with exit 0, not by the signal. */
 	r = signals_start();
 	if (r != EXIT_OK)

@@ -66,10 +66,11 @@ static void usage(FILE *f)
 	      "                               NAME needs PROVIDER online (same group)\n"
 	      "\n"
 	      "Following changes:\n"
-	      "  watch [--filter WORDS] [NAME]... [--count N]\n"
+	      "  watch [--filter WORDS] [NAME]... [--count N] [--reconnect-timeout SEC]\n"
 	      "                               one line per change of the groups and resources\n"
 	      "                               NAME (default: every object) until N lines or\n"
-	      "                               SIGINT/SIGTERM; WORDS: add,delete,state,property\n"
+	      "                               SIGINT/SIGTERM; WORDS: add,delete,state,property;\n"
+	      "                               follows a restarted hagentd (a reconnect line)\n"
 	      "\n"
 	      "Options:\n"
 	      "  --runtime-dir DIR   hagentd's runtime dir (default: $HAGENT_RUNTIME_DIR,\n"
@@ -87,6 +88,9 @@ static void usage(FILE *f)
 	      "  --force             see resource remove and resource offline\n"
 	      "  --filter WORDS      watch: the changes to print (default all)\n"
 	      "  --count N           watch: exit after N lines\n"
+	      "  --reconnect-timeout SEC\n"
+	      "                      watch: exit 7 when no hagentd serves again within SEC\n"
+	      "                      seconds of it stopping (default 30; 0: wait forever)\n"
 	      "  -h, --help          print this help\n"
 	      "  --version           print the version\n"
 	      "\n"
@@ -189,6 +193,8 @@ static int list_add(struct arg_list *l, char *arg)
 /* One command-specific option (OPT_*); 0 or the exit code + 1. */
 static int option_take(struct args *a, unsigned opt, char *arg)
 {
+	int r;
+
 	a->given |= opt;
 	switch (opt) {
 	case OPT_GROUP:
@@ -218,6 +224,20 @@ static int option_take(struct args *a, unsigned opt, char *arg)
 		return 0;
 	case OPT_FILTER:
 		a->filter = arg;
+		return 0;
+	case OPT_RECONNECT_TIMEOUT:
+		r = timeout_parse(arg, &a->reconnect_timeout_ns);
+		if (r == -ERANGE && arg[strspn(arg, "0.")] == '\0') {
+			a->reconnect_timeout_ns = 0; /* "0": wait forever */
+			r = 0;
+		}
+		if (r < 0) {
+			fprintf(stderr,
+				"monitorctl: invalid --reconnect-timeout '%s': want a number of "
+				"seconds, e.g. 30 or 0.5, or 0 for no limit\n",
+				arg);
+			return EXIT_INVALID_ARGUMENT + 1;
+		}
 		return 0;
 	case OPT_COUNT:
 		if (count_parse(arg, &a->count) < 0) {
@@ -253,6 +273,7 @@ static int parse_argv(int argc, char **argv, struct args *a)
 		{"param", required_argument, NULL, ARG_SPECIFIC | OPT_PARAM},
 		{"filter", required_argument, NULL, ARG_SPECIFIC | OPT_FILTER},
 		{"count", required_argument, NULL, ARG_SPECIFIC | OPT_COUNT},
+		{"reconnect-timeout", required_argument, NULL, ARG_SPECIFIC | OPT_RECONNECT_TIMEOUT},
 		{},
 	};
 	int c, r;
@@ -463,8 +484,9 @@ static const struct command {
 	{"resource", "add-dependency", 2, 0, 0, " NAME PROVIDER", cmd_resource_add_dependency},
 	{"resource", "remove-dependency", 2, 0, 0, " NAME PROVIDER",
 	 cmd_resource_remove_dependency},
-	{"watch", NULL, ARGS_NAMES, OPT_FILTER | OPT_COUNT, 0,
-	 " [--filter add,delete,state,property] [NAME]... [--count N]", cmd_watch},
+	{"watch", NULL, ARGS_NAMES, OPT_FILTER | OPT_COUNT | OPT_RECONNECT_TIMEOUT, 0,
+	 " [--filter add,delete,state,property] [NAME]... [--count N] [--reconnect-timeout SEC]",
+	 cmd_watch},
 };
 
 static const char *option_name(unsigned opt)
@@ -490,6 +512,8 @@ static const char *option_name(unsigned opt)
 		return "--filter";
 	case OPT_COUNT:
 		return "--count";
+	case OPT_RECONNECT_TIMEOUT:
+		return "--reconnect-timeout";
 	default:
 		return "--param";
 	}

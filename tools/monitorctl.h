@@ -38,6 +38,7 @@ enum {
 	OPT_PARAM = 1u << 8,
 	OPT_FILTER = 1u << 9,
 	OPT_COUNT = 1u << 10,
+	OPT_RECONNECT_TIMEOUT = 1u << 11,
 };
 
 /* The arguments of a repeatable option, in order. */
@@ -57,6 +58,7 @@ struct args {
 	uint64_t timeout_ns;	    /* --timeout; 0: wait without limit */
 	const char *filter;	    /* watch --filter, as given (monitorctl-watch.c checks it) */
 	uint64_t count;		    /* watch --count (>= 1) */
+	uint64_t reconnect_timeout_ns; /* watch --reconnect-timeout; 0: wait without limit */
 	char **cmd;		    /* COMMAND and its arguments, NULL-terminated */
 	int n_cmd;
 };
@@ -102,7 +104,8 @@ int cmd_group_set_dependency(const struct args *a);
 
 /*
  * watch [NAME]... (monitorctl-watch.c): one line per change until --count
- * lines, SIGINT or SIGTERM.  watch_filter_parse() turns --filter's words
+ * lines, SIGINT or SIGTERM; follows hagentd across restarts, exit 7 when
+ * none serves within --reconnect-timeout.  watch_filter_parse() turns --filter's words
  * into HAGENT_CHANGE_* bits, or says which word is wrong (-EINVAL).
  */
 int cmd_watch(const struct args *a);
