@@ -37,6 +37,7 @@ struct agent_groups {
 	bool *up_dependent; /* per resource, scratch of one pass: a dependent is up */
 	uint8_t *doomed;    /* per resource, scratch of one pass: DOOMED_* */
 	size_t *stack;	    /* per resource, scratch of agent_groups_closure() */
+	bool shutting_down; /* agent_groups_shutdown(): everything down, persistent states kept */
 };
 
 static uint64_t mono_ns(void)
@@ -71,7 +72,8 @@ static bool wants_online(const struct agent_groups *gs, size_t i)
 {
 	const struct agent_resource *r = &gs->model->resources[i];
 
-	return r->persistent_state == CONFIG_TARGET_ONLINE && !gs->grps[r->group].restarting;
+	return r->persistent_state == CONFIG_TARGET_ONLINE && !gs->grps[r->group].restarting &&
+	       !gs->shutting_down;
 }
 
 /*
@@ -313,7 +315,8 @@ static void member_step(struct agent_groups *gs, size_t i)
 	case HAGENT_RESOURCE_ONLINE:
 		if ((want && !doomed(gs, i)) || gs->up_dependent[i])
 			return; /* fine as it is, or its dependents go first */
-		if (r->persistent_state != CONFIG_TARGET_ONLINE && gr->dependents_up)
+		if ((r->persistent_state != CONFIG_TARGET_ONLINE || gs->shutting_down) &&
+		    gr->dependents_up)
 			return; /* an offline waits for the groups depending on this one */
 		/* A provider gone, or a restart: down, but the persistent state stays online. */
 		request(gs, i, RES_EV_REQ_OFFLINE, r->persistent_state == CONFIG_TARGET_ONLINE);
@@ -438,8 +441,30 @@ static bool may_restart(void *userdata, size_t i)
 {
 	struct agent_groups *gs = userdata;
 
-	return !gs->grps[gs->model->resources[i].group].restarting &&
+	return !gs->grps[gs->model->resources[i].group].restarting && !gs->shutting_down &&
 	       agent_groups_providers_online(gs, i);
+}
+
+void agent_groups_shutdown(struct agent_groups *gs)
+{
+	if (gs->shutting_down)
+		return;
+	gs->shutting_down = true;
+	agent_resources_begin(gs->rs);
+	for (size_t gi = 0; gi < gs->model->n_groups; gi++)
+		if (gs->model->groups[gi].used)
+			agent_resources_group_changed(gs->rs, gi, 0, false);
+	agent_resources_end(gs->rs); /* the passes run before this commit */
+}
+
+size_t agent_groups_n_up(const struct agent_groups *gs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < gs->model->n_resources; i++)
+		if (gs->model->resources[i].used && is_up(fsm_state(gs, i)))
+			n++;
+	return n;
 }
 
 /* ---- operations ---- */

@@ -87,6 +87,16 @@ void agent_groups_group_deps_changed(struct agent_groups *gs, size_t gi);
  */
 int agent_groups_dependents_closure(const struct agent_groups *gs, size_t gi, size_t **ret,
 				    size_t *ret_n);
+/*
+ * A graceful stop of the agent: every resource goes offline in order, as if
+ * each group were taken offline (dependents first, dependent groups first),
+ * but the persistent states stay: the next start brings back what was
+ * online.  No restart or retry runs from now on.
+ */
+void agent_groups_shutdown(struct agent_groups *gs);
+/* Resources that are up (Online or pending). */
+size_t agent_groups_n_up(const struct agent_groups *gs);
+
 /* Group gi was removed: its counters go. */
 void agent_groups_removed(struct agent_groups *gs, size_t gi);
 /* The resource dependencies of group gi changed: a pass, and the records of dependent d. */

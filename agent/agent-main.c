@@ -49,6 +49,9 @@
 #define AGENT_MAX_RECORDS	(SHM_MAX_RECORDS / 2) /* per kind: --max-resources, --max-groups */
 #define AGENT_STOP_TIMEOUT_USEC (5 * 1000 * 1000)     /* for the monitors to exit */
 #define AGENT_ADOPT_TIMEOUT_USEC (10 * 1000 * 1000)   /* for live monitors to re-attach */
+/* A graceful stop: resources offline in order, each bounded by its own timeouts; then this. */
+#define AGENT_SHUTDOWN_TIMEOUT_USEC (10 * 60 * UINT64_C(1000000))
+#define AGENT_SHUTDOWN_POLL_USEC    (20 * 1000)
 
 enum stop_mode {
 	STOP_OFFLINE, /* a stop takes the resources offline */
@@ -80,6 +83,8 @@ struct agent {
 	struct agent_scope *scope;
 	struct agent_status *status;
 	sd_event_source *heartbeat;
+	sd_event_source *shutdown_timer;
+	uint64_t shutdown_deadline;
 };
 
 static void agent_done(struct agent *a)
@@ -91,6 +96,7 @@ static void agent_done(struct agent *a)
 	a->scope = agent_scope_free(a->scope);
 	a->status = agent_status_free(a->status);
 	a->heartbeat = sd_event_source_disable_unref(a->heartbeat);
+	a->shutdown_timer = sd_event_source_disable_unref(a->shutdown_timer);
 	a->socket = agent_socket_free(a->socket);
 	a->model = agent_model_free(a->model);
 	a->store = config_store_free(a->store);
@@ -312,6 +318,48 @@ static int dir_ensure(const char *what, const char *path, mode_t mode)
 	return 0;
 }
 
+/* Every resource down (or the bound passed): the monitors end, then so do we. */
+static int on_shutdown_poll(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct agent *a = userdata;
+	size_t up = agent_groups_n_up(a->groups);
+
+	if (up > 0 && usec < a->shutdown_deadline) {
+		(void) sd_notifyf(false, "STATUS=Stopping: %zu resources still up.", up);
+		return sd_event_source_set_time(s, usec + AGENT_SHUTDOWN_POLL_USEC) < 0 ||
+				       sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0
+			       ? agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC)
+			       : 0;
+	}
+	if (up > 0)
+		log_warning("%zu resources are still up after %llu s; terminating them.", up,
+			    (unsigned long long) (AGENT_SHUTDOWN_TIMEOUT_USEC / 1000000));
+	else
+		log_info("Every resource is offline.");
+	return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
+}
+
+/* A graceful stop: resources offline in dependency order, persistent states kept. */
+static int shutdown_start(struct agent *a)
+{
+	uint64_t now;
+	int r;
+
+	log_info("Taking %zu resources offline in order.", agent_groups_n_up(a->groups));
+	agent_groups_shutdown(a->groups);
+	r = sd_event_now(a->event, CLOCK_MONOTONIC, &now);
+	if (r >= 0) {
+		a->shutdown_deadline = now + AGENT_SHUTDOWN_TIMEOUT_USEC;
+		r = sd_event_add_time(a->event, &a->shutdown_timer, CLOCK_MONOTONIC, now, 0,
+				      on_shutdown_poll, a);
+	}
+	if (r < 0) {
+		log_warning_errno(r, "Cannot follow the ordered stop, terminating everything: %m");
+		return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
+	}
+	return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct agent *a = userdata;
@@ -330,9 +378,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	log_info("Received %s, %s%s.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
 		 leave && arg_stop_mode != STOP_LEAVE ? "restarting" : "stopping",
 		 leave ? "; the resources stay as they are" : "");
+	if (a->ops.stopping)
+		return 0; /* a second SIGTERM: the first one's stop goes on */
 	a->ops.stopping = true;
 	if (a->resources && leave)
 		return agent_resources_detach(a->resources);
+	if (a->groups)
+		return shutdown_start(a);
 	if (a->resources)
 		return agent_resources_stop(a->resources, AGENT_STOP_TIMEOUT_USEC);
 	return sd_event_exit(sd_event_source_get_event(s), 0);

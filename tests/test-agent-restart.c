@@ -411,6 +411,62 @@ START_TEST(orphans_give_up)
 }
 END_TEST
 
+/* The first time res's record file says pattern at or after from_ns. */
+static uint64_t first_record(const char *res, const char *pattern, uint64_t from_ns)
+{
+	uint64_t t[8];
+
+	ck_assert_msg(scn_record_times(res, pattern, from_ns, t, ELEMENTSOF(t)) > 0,
+		      "no '%s' line for %s", pattern, res);
+	return t[0];
+}
+
+/*
+ * A graceful stop takes the resources offline in order: dependent groups
+ * first, dependents first inside a group; the persistent states stay, so
+ * the next start brings them all back.
+ */
+START_TEST(graceful_stop_in_order)
+{
+	static const char *const on_a[] = {"a"};
+	struct scn_reply rep;
+	sd_bus_message *m;
+	uint64_t t0;
+
+	scn_agent_start();
+	ck_assert_int_eq(scn_add_group("g1", &rep), 0);
+	ck_assert_int_eq(scn_add_group("g2", &rep), 0);
+	ck_assert_int_eq(scn_add_resource("a", "g1", NULL,
+					  SCN_PROPS({"RecordFile", scn_record_path()}), &rep),
+			 0);
+	ck_assert_int_eq(scn_add_resource_deps("b", "g1", NULL,
+					       SCN_PROPS({"RecordFile", scn_record_path()}), on_a,
+					       1, &rep),
+			 0);
+	ck_assert_int_eq(scn_add_resource("c", "g2", NULL,
+					  SCN_PROPS({"RecordFile", scn_record_path()}), &rep),
+			 0);
+	m = scn_method_new("SetGroupDependencyExpression");
+	ck_assert_int_ge(sd_bus_message_append(m, "ss", "g2", "[g1]"), 0);
+	ck_assert_int_eq(scn_method_send(m, &rep, NULL), 0);
+	ck_assert_int_eq(scn_online_group("g1", 0, &rep), 0);
+	ck_assert_int_eq(scn_online_group("g2", 0, &rep), 0);
+	scn_wait_group_state("g2", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	scn_wait_group_state("g1", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+
+	t0 = scn_now_ns();
+	scn_agent_stop();
+	ck_assert(scn_log_contains("Every resource is offline."));
+	ck_assert_uint_lt(first_record("c", "offline", t0), first_record("b", "offline", t0));
+	ck_assert_uint_lt(first_record("b", "offline", t0), first_record("a", "offline", t0));
+
+	scn_agent_start();
+	scn_wait_group_state("g1", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	scn_wait_group_state("g2", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	scn_agent_stop();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agent-restart");
@@ -424,6 +480,7 @@ int main(void)
 	scn_tcase_add(s, "died", monitor_died_meanwhile, 60);
 	scn_tcase_add(s, "refused", unknown_monitors_are_refused, 60);
 	scn_tcase_add(s, "orphans", orphans_give_up, 60);
+	scn_tcase_add(s, "ordered-stop", graceful_stop_in_order, 60);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

@@ -459,7 +459,12 @@ START_TEST(types_come_from_monitor_programs)
 }
 END_TEST
 
-/* A monitor stuck in an entry point does not keep hagentd from stopping, nor outlive it. */
+/*
+ * A monitor stuck in an entry point does not keep hagentd from stopping, nor
+ * outlives it: the graceful stop's offline times out (PendingTimeout: the
+ * resource is Failed), and the monitor, still in its terminate, is killed
+ * when it does not exit within hagentd's 5 s.
+ */
 START_TEST(stop_kills_a_hung_monitor)
 {
 	struct scn_reply rep;
@@ -468,12 +473,14 @@ START_TEST(stop_kills_a_hung_monitor)
 	scn_agent_start();
 	ck_assert_int_eq(scn_add_group("g", &rep), 0);
 	ck_assert_int_eq(scn_add_resource("stuck", "g", NULL,
-					  SCN_PROPS({"Hang", "close,terminate,offline"}), &rep),
+					  SCN_PROPS({"Hang", "close,terminate,offline"},
+						    {"PendingTimeout", "1000"},
+						    {"DeadlockTimeout", "1000"}), &rep),
 			 0);
 	ck_assert_int_eq(scn_online("stuck", &rep), 0);
 	mon = scn_wait_state("stuck", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS).monitor_pid;
 	ck_assert_int_gt(mon, 0);
-	scn_agent_stop(); /* exits 0 within SCN_WAIT_MS: its stop timeout is 5 s */
+	scn_agent_stop(); /* exits 0 within SCN_WAIT_MS: 1 s of offline, then 5 s for the monitor */
 	for (uint64_t end = now_ms() + SCN_WAIT_MS; kill(mon, 0) == 0;) {
 		ck_assert_msg(now_ms() < end, "monitor %d outlived hagentd", (int) mon);
 		usleep(10000);
