@@ -527,10 +527,35 @@ static void act_cancel_timer(struct agent_res *r, enum res_timer which)
 		(void) sd_event_source_set_enabled(r->timers[which].source, SD_EVENT_OFF);
 }
 
+/* Who r is in its journal records (log.h); id holds the hex form of its id. */
+static struct log_resource res_log(const struct agent_res *r, char id[SHM_ID_SIZE * 2 + 1])
+{
+	const struct agent_resource *mr = model_res(r);
+
+	agent_model_id_hex(mr->id, id);
+	return (struct log_resource){mr->name, id, r->rs->model->groups[mr->group].name};
+}
+
+/* The state change a PUBLISH shows: a failure with a known cause as a warning with it. */
+static void log_publish(const struct agent_res *r, const struct res_action *a)
+{
+	bool failed = a->publish.state == HAGENT_RESOURCE_FAILED;
+	int error = failed && r->fsm.last_error < 0 ? r->fsm.last_error : 0;
+	char id[SHM_ID_SIZE * 2 + 1];
+	struct log_resource lr = res_log(r, id);
+
+	(void) log_resource_state(error ? LOG_WARNING : LOG_INFO, error, failed, &lr,
+				  res_state_to_string(a->publish.from),
+				  res_state_to_string(a->publish.state));
+}
+
 static void act_policy(struct agent_res *r, const struct res_action *a)
 {
-	log_notice("Resource %s: failure %u in the restart window: %s.", res_name(r),
-		   a->policy.count, restart_verdict_to_string(a->policy.verdict));
+	char id[SHM_ID_SIZE * 2 + 1];
+	struct log_resource lr = res_log(r, id);
+
+	log_restart_policy(LOG_NOTICE, &lr, a->policy.count,
+			   restart_verdict_to_string(a->policy.verdict));
 	if (a->policy.verdict == RESTART_ESCALATE)
 		r->escalated = true; /* the group layer hears of it after the step */
 }
@@ -562,14 +587,7 @@ static void act_execute(struct agent_res *r, const struct res_action *a)
 		break;
 	case RES_ACT_PUBLISH:
 		model_res(r)->state_change_ns = real_ns();
-		if (a->publish.state == HAGENT_RESOURCE_FAILED && r->fsm.last_error < 0)
-			log_full_errno(LOG_WARNING, r->fsm.last_error, "Resource %s: %s -> %s: %m.",
-				       res_name(r), res_state_to_string(a->publish.from),
-				       res_state_to_string(a->publish.state));
-		else
-			log_info("Resource %s: %s -> %s.", res_name(r),
-				 res_state_to_string(a->publish.from),
-				 res_state_to_string(a->publish.state));
+		log_publish(r, a);
 		if (r->n_published < ELEMENTSOF(r->published)) {
 			r->published[r->n_published].state = a->publish.state;
 			r->published[r->n_published].seq = a->publish.seq;
@@ -645,8 +663,11 @@ static int group_update(struct agent_resources *rs, size_t gi, uint32_t change, 
 	int k = 0;
 
 	if (gstate != g->state) {
-		log_info("Group %s: %s -> %s.", g->name, hagent_group_state_to_string(g->state),
-			 hagent_group_state_to_string(gstate));
+		char id[SHM_ID_SIZE * 2 + 1];
+
+		agent_model_id_hex(g->id, id);
+		log_group_state(LOG_INFO, g->name, id, hagent_group_state_to_string(g->state),
+				hagent_group_state_to_string(gstate));
 		g->state = gstate;
 		g->state_seq++;
 		g->state_change_ns = real_ns();
