@@ -1293,7 +1293,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	unsigned n = 0;
 
 	(void) s, (void) usec;
-	/* A monitor stuck in an entry point would never exit: it must not outlive us. */
+	/* A monitor stuck in an entry point would never exit: a stop leaves nothing running. */
 	for (struct agent_monitor *m = rs->monitors; m; m = m->next, n++)
 		(void) monitor_signal(&m->proc, SIGKILL);
 	log_warning("%u monitors did not exit in time; killed them.", n);

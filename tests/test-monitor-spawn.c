@@ -444,7 +444,7 @@ static const char probe_expected[] = "fds 0 1 2 3 4 5 6\n"
  * Exactly what the program gets at exec: fds 0-6 and nothing else (3-6
  * without FD_CLOEXEC), no blocked and no ignored signal although we block
  * SIGTERM and SIGCHLD and ignore SIGPIPE and SIGUSR1, its own session,
- * SIGTERM as its parent-death signal (kept across execve), and the environment: ours with
+ * no parent-death signal (monitors outlive the agent), and the environment: ours with
  * HAGENT_CHANNEL_FDS replaced and extra_env on top.
  */
 START_TEST(test_probe)
