@@ -43,7 +43,8 @@ _public_ int hagent_shm_follow(hagent_shm **s, const char *runtime_dir, uint64_t
 		return r;
 	now = now_ns(CLOCK_MONOTONIC);
 	/* A beat after our clock read counts as fresh. */
-	if (!cur.superseded && (cur.heartbeat_ns >= now || now - cur.heartbeat_ns <= stale_after_ns))
+	if (!cur.superseded &&
+	    (cur.heartbeat_ns >= now || now - cur.heartbeat_ns <= stale_after_ns))
 		return 0;
 
 	r = hagent_shm_open(runtime_dir, &n);

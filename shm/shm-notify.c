@@ -54,9 +54,9 @@ struct notify_reg {
 	uint32_t kind; /* enum shm_kind */
 	uint32_t filter;
 	uint64_t key;
-	uint64_t from_pos; /* events before this log position are not for it */
-	uint32_t last_seq; /* STATE events not newer than this are skipped */
-	uint32_t slot;	   /* where the object lives: the first guess of the next lookup */
+	uint64_t from_pos;	    /* events before this log position are not for it */
+	uint32_t last_seq;	    /* STATE events not newer than this are skipped */
+	uint32_t slot;		    /* where the object lives: the first guess of the next lookup */
 	int32_t last_state;	    /* with last_seq, and the name: for a rebind's *_DELETED */
 	char name[HAGENT_NAME_MAX]; /* the latest name seen (add, events) */
 };
@@ -72,7 +72,7 @@ struct notify_port {
 	_Atomic uint32_t word;	  /* bumped by unblock, close and rebind; private futex */
 	_Atomic uint32_t cancels; /* bumped by unblock (before word): what a get compares */
 	pthread_mutex_t lock;	  /* everything below */
-	hagent_shm *s;	       /* the port's own handle on the mapping */
+	hagent_shm *s;		  /* the port's own handle on the mapping */
 	const uint32_t *head_word;
 	uint64_t pos; /* next log position to read */
 	bool closed;
@@ -715,7 +715,7 @@ static void note_gone(const struct notify_reg *r, struct hagent_notification *n)
 {
 	*n = (struct hagent_notification){
 		.change = r->kind == SHM_KIND_RESOURCE ? HAGENT_CHANGE_RESOURCE_DELETED
-						      : HAGENT_CHANGE_GROUP_DELETED,
+						       : HAGENT_CHANGE_GROUP_DELETED,
 		.kind = r->kind,
 		.key = r->key,
 		.state = r->last_state,
@@ -786,7 +786,8 @@ static int port_rebind(struct notify_port *p, hagent_shm *s)
 		struct notify_reg reg = p->regs[i];
 
 		if (gone[i]) {
-			if (reg.filter & (HAGENT_CHANGE_RESOURCE_DELETED | HAGENT_CHANGE_GROUP_DELETED)) {
+			if (reg.filter &
+			    (HAGENT_CHANGE_RESOURCE_DELETED | HAGENT_CHANGE_GROUP_DELETED)) {
 				note_gone(&reg, &n);
 				queue_push(p, &n, true);
 			}

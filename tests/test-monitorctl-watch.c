@@ -637,7 +637,7 @@ START_TEST(rename_keeps_watching)
 }
 END_TEST
 
-/* SIGKILL: what a crash does; the monitors stay (recorded for the teardown), the segment is not marked. */
+/* SIGKILL, as a crash: monitors stay (recorded for the teardown), the segment is not marked. */
 static void agent_kill9(void)
 {
 	ck_assert_int_gt(scn.agent_pid, 0);

@@ -25,9 +25,9 @@
 #include "test-util.h"
 #include "time-util.h"
 
-#define MAX_RES 16u
-#define MAX_GRP 4u
-#define LONG_MS 20000 /* "never" for a test: fails it instead of hanging it */
+#define MAX_RES	 16u
+#define MAX_GRP	 4u
+#define LONG_MS	 20000 /* "never" for a test: fails it instead of hanging it */
 #define STALE_NS (10 * NSEC_PER_MSEC)
 
 static char dir[64], sock_path[128];
@@ -174,7 +174,7 @@ static void serve_start(struct shm_writer *w)
 	serve.running = true;
 }
 
-/* Stops listening; the socket file stays (as a SIGKILLed agent leaves it): connections are refused. */
+/* Stops listening; the socket file stays (a SIGKILLed agent's): connections are refused. */
 static void serve_stop(void)
 {
 	if (serve.running) {

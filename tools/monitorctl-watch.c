@@ -769,7 +769,7 @@ int cmd_watch(const struct args *a)
 	if ((a->given & OPT_FILTER) && watch_filter_parse(a->filter, &w.filter) < 0)
 		return EXIT_INVALID_ARGUMENT;
 	w.reconnect_ns = a->given & OPT_RECONNECT_TIMEOUT ? a->reconnect_timeout_ns
-							   : WATCH_RECONNECT_TIMEOUT_NS;
+							  : WATCH_RECONNECT_TIMEOUT_NS;
 	/* First: a SIGTERM from now on ends the watch with exit 0, not by the signal. */
 	r = signals_start();
 	if (r != EXIT_OK)

@@ -273,7 +273,8 @@ static int parse_argv(int argc, char **argv, struct args *a)
 		{"param", required_argument, NULL, ARG_SPECIFIC | OPT_PARAM},
 		{"filter", required_argument, NULL, ARG_SPECIFIC | OPT_FILTER},
 		{"count", required_argument, NULL, ARG_SPECIFIC | OPT_COUNT},
-		{"reconnect-timeout", required_argument, NULL, ARG_SPECIFIC | OPT_RECONNECT_TIMEOUT},
+		{"reconnect-timeout", required_argument, NULL,
+		 ARG_SPECIFIC | OPT_RECONNECT_TIMEOUT},
 		{},
 	};
 	int c, r;
