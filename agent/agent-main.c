@@ -503,7 +503,8 @@ static int reattach_start(struct agent *a, const struct shm_params *p)
 	size_t n_old = 0, n;
 	int r;
 
-	r = volatile_store_open(arg_runtime_dir, p->max_resources, &old, &n_old, &why, &store);
+	r = volatile_store_open(arg_runtime_dir, (size_t) p->max_resources + p->max_groups, &old,
+				&n_old, &why, &store);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create %s/" VOLATILE_FILE_NAME ": %m",
 				       arg_runtime_dir);
@@ -621,6 +622,9 @@ static int run(void)
 		r = agent_start(&a);
 	if (r < 0)
 		return r;
+	r = agent_socket_serve(a.socket);
+	if (r < 0)
+		return log_error_errno(r, "Failed to serve %s/state.sock: %m", arg_runtime_dir);
 	log_info("Serving %zu groups and %zu resources in %s.", a.model->live_groups,
 		 a.model->live_resources, arg_runtime_dir);
 	(void) sd_notifyf(false, "READY=1\nSTATUS=Serving %zu groups and %zu resources.",

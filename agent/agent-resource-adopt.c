@@ -70,12 +70,36 @@ void agent_resources_restored_died(struct agent_res *r)
 }
 
 static const struct volatile_entry *find_entry(const struct volatile_entry *old, size_t n,
-					       const uint8_t id[SHM_ID_SIZE])
+					       uint32_t kind, const uint8_t id[SHM_ID_SIZE])
 {
 	for (size_t i = 0; i < n; i++)
-		if (memcmp(old[i].id, id, SHM_ID_SIZE) == 0)
+		if (old[i].kind == kind && memcmp(old[i].id, id, SHM_ID_SIZE) == 0)
 			return &old[i];
 	return NULL;
+}
+
+/*
+ * Groups: their last published state and sequence, so that a reader's
+ * sequence goes on (a state different from the restored one is a new
+ * sequence, never an old one again).  Their records follow in this commit.
+ */
+static void groups_restore(struct agent_resources *rs, const struct volatile_entry *old,
+			   size_t n_old)
+{
+	for (size_t gi = 0; gi < rs->model->n_groups; gi++) {
+		struct agent_group *g = &rs->model->groups[gi];
+		const struct volatile_entry *e;
+
+		if (!g->used)
+			continue;
+		e = find_entry(old, n_old, VOLATILE_GROUP, g->id);
+		if (!e || e->group_seq < g->state_seq)
+			continue;
+		g->state = e->group_state;
+		g->state_seq = e->group_seq;
+		group_store_sync(rs, gi);
+		agent_resources_group_changed(rs, gi, 0, true);
+	}
 }
 
 /* A pidfd of the monitor of e, if that very process still runs; -ESRCH if not. */
@@ -145,6 +169,7 @@ size_t agent_resources_restore(struct agent_resources *rs, const struct volatile
 	int k;
 
 	agent_resources_begin(rs); /* one commit: the groups derive their states once */
+	groups_restore(rs, old, n_old);
 	for (size_t i = 0; i < rs->model->n_resources; i++) {
 		struct agent_res *r = &rs->res[i];
 		const struct volatile_entry *e;
@@ -153,7 +178,7 @@ size_t agent_resources_restore(struct agent_resources *rs, const struct volatile
 
 		if (!r->active)
 			continue;
-		e = find_entry(old, n_old, res_model(r)->id);
+		e = find_entry(old, n_old, VOLATILE_RESOURCE, res_model(r)->id);
 		if (!e)
 			continue;
 		rs->channel_ids = MAX(rs->channel_ids, e->channel_id);

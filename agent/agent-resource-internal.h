@@ -155,3 +155,5 @@ void agent_resources_restored_died(struct agent_res *r);
 
 /* agent-resource-status.c: the states changed; STATUS= follows within 100 ms. */
 void status_due(struct agent_resources *rs);
+/* Group gi's state and sequence into the store. */
+void group_store_sync(struct agent_resources *rs, size_t gi);

@@ -650,6 +650,20 @@ static bool model_sync(struct agent_res *r, uint64_t now)
 	       old.last_error != mr->last_error || old.locked != mr->locked;
 }
 
+/* Group gi's state and sequence, for the next agent (its readers' sequences go on). */
+void group_store_sync(struct agent_resources *rs, size_t gi)
+{
+	const struct agent_group *g = &rs->model->groups[gi];
+	struct volatile_entry e = {.kind = VOLATILE_GROUP};
+
+	if (!rs->store)
+		return;
+	e.group_state = g->state;
+	e.group_seq = g->state_seq;
+	memcpy(e.id, g->id, sizeof(e.id));
+	volatile_store_put(rs->store, rs->model->max_resources + gi, &e);
+}
+
 /*
  * Inside the open transaction: the record of group gi again if its derived
  * state changed (with a GROUP_STATE event), or if change is not 0 (with that
@@ -671,6 +685,7 @@ static int group_update(struct agent_resources *rs, size_t gi, uint32_t change, 
 		g->state = gstate;
 		g->state_seq++;
 		g->state_change_ns = real_ns();
+		group_store_sync(rs, gi);
 		k = agent_publish_group(rs->writer, model, gi, AGENT_CHANGE_GROUP_STATE);
 		if (k >= 0 && change)
 			k = agent_publish_event(rs->writer, change, g->slot, SHM_KIND_GROUP,
@@ -951,6 +966,8 @@ void res_store_sync(struct agent_res *r)
 		volatile_store_clear(rs->store, r->index);
 		return;
 	}
+	memset(&e, 0, offsetof(struct volatile_entry, fsm));
+	e.kind = VOLATILE_RESOURCE;
 	memcpy(e.id, model_res(r)->id, sizeof(e.id));
 	e.pid = (int32_t) r->mon->proc.pid;
 	e.monitor_gen = r->mon->gen;

@@ -59,10 +59,17 @@ int agent_socket_new(sd_event *e, const char *runtime_dir, int seg_fd, struct ag
 		return r; /* a->fd stays invalid: the file is not ours to remove */
 	a->fd = r;
 	r = sd_event_add_io(e, &a->io, a->fd, EPOLLIN, on_connect, a);
+	if (r >= 0) /* readers wait in the backlog until the state is complete */
+		r = sd_event_source_set_enabled(a->io, SD_EVENT_OFF);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(a);
 	return 0;
+}
+
+int agent_socket_serve(struct agent_socket *a)
+{
+	return sd_event_source_set_enabled(a->io, SD_EVENT_ON);
 }
 
 struct agent_socket *agent_socket_free(struct agent_socket *a)

@@ -120,7 +120,8 @@ static int read_old(const char *path, struct volatile_entry **ret, size_t *ret_n
 		if (slot.current != 1 && slot.current != 2)
 			continue;
 		out[n] = slot.copy[slot.current - 1];
-		if (out[n].pid > 0)
+		if ((out[n].kind == VOLATILE_RESOURCE && out[n].pid > 0) ||
+		    out[n].kind == VOLATILE_GROUP)
 			n++;
 	}
 	*ret = out;

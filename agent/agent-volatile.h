@@ -28,8 +28,17 @@
 
 #define VOLATILE_FILE_NAME "volatile"
 
+enum volatile_kind {
+	VOLATILE_RESOURCE = 1,
+	VOLATILE_GROUP = 2, /* only group_state and group_seq mean anything */
+};
+
 struct volatile_entry {
-	uint8_t id[SHM_ID_SIZE]; /* the resource's */
+	uint32_t kind;		 /* enum volatile_kind */
+	int32_t group_state;	 /* the group's last published state */
+	uint32_t group_seq;	 /* and its sequence: readers' sequences go on */
+	uint32_t reserved;
+	uint8_t id[SHM_ID_SIZE]; /* the resource's or group's */
 	int32_t pid;		 /* its monitor; 0: none */
 	uint32_t monitor_gen;
 	uint64_t pid_start; /* the monitor's start time (/proc/PID/stat, clock ticks) */
@@ -41,9 +50,10 @@ struct volatile_store;
 
 /*
  * Reads what the previous agent left in <runtime_dir>/volatile (its complete
- * entries, malloc'd into *ret_old, count *ret_n_old; none if the file is
- * missing, foreign or from another build: *ret_why then says why, or NULL),
- * then replaces the file with an empty one of n_slots slots.
+ * entries, malloc'd into *ret_old, count *ret_n_old: resources with a
+ * monitor, and groups; none if the file is missing, foreign or from another
+ * build: *ret_why then says why, or NULL), then replaces the file with an
+ * empty one of n_slots slots.
  */
 int volatile_store_open(const char *runtime_dir, size_t n_slots, struct volatile_entry **ret_old,
 			size_t *ret_n_old, const char **ret_why, struct volatile_store **ret);

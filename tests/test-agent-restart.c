@@ -220,8 +220,14 @@ START_TEST(kill9_leaves_resources_untouched)
 {
 	struct snap s[N_PROC];
 
+	uint32_t gseq[2];
+
 	scn_agent_start();
 	setup_procs(s);
+	scn_wait_group_state("g1", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	scn_wait_group_state("g2", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
+	gseq[0] = scn_group("g1").state_seq;
+	gseq[1] = scn_group("g2").state_seq;
 	for (int round = 0; round < 3; round++) {
 		pid_t mons[N_PROC];
 
@@ -237,6 +243,9 @@ START_TEST(kill9_leaves_resources_untouched)
 		assert_all_undisturbed(s);
 		wait_log("re-attached monitor", (size_t) (round + 1) * N_PROC);
 		assert_all_undisturbed(s);
+		/* Groups' sequences go on too: a reader's remembered one stays valid. */
+		ck_assert_uint_eq(scn_group("g1").state_seq, gseq[0]);
+		ck_assert_uint_eq(scn_group("g2").state_seq, gseq[1]);
 	}
 	offline_all(s);
 	scn_agent_stop();
