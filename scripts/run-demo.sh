@@ -11,7 +11,8 @@
 # "process" monitor, depending on one of two scriptable "test" resources,
 # which comes online asynchronously with progress reports), brought online
 # as a group, providers first; then the process is killed and the agent
-# restarts it; then the group goes offline, dependents first.
+# restarts it; then hagentd itself is killed and started again, and no
+# resource notices; then the group goes offline, dependents first.
 # Build output goes to stderr; the tour goes to stdout.
 set -euo pipefail
 
@@ -82,19 +83,25 @@ run() {
   "$monitorctl" "$@"
 }
 
+# hagentd in the background; back once it serves (control.sock appears after
+# the state is complete, re-attached monitors included).
+start_agent() {
+  "$hagentd" --runtime-dir "$demo/run" --state-dir "$demo/state" \
+    --monitor-dir "$monitors" 2>>"$demo/hagentd.log" &
+  agent_pid=$!
+  for _ in $(seq 300); do
+    [[ -S $demo/run/control.sock ]] && break
+    sleep 0.05
+  done
+  if [[ ! -S $demo/run/control.sock ]]; then
+    echo "run-demo: hagentd did not start; its log:" >&2
+    cat "$demo/hagentd.log" >&2
+    exit 1
+  fi
+}
+
 step "Starting hagentd (runtime and state in $demo)"
-"$hagentd" --runtime-dir "$demo/run" --state-dir "$demo/state" \
-  --monitor-dir "$monitors" 2>"$demo/hagentd.log" &
-agent_pid=$!
-for _ in $(seq 100); do
-  [[ -S $demo/run/control.sock ]] && break
-  sleep 0.05
-done
-if [[ ! -S $demo/run/control.sock ]]; then
-  echo "run-demo: hagentd did not start; its log:" >&2
-  cat "$demo/hagentd.log" >&2
-  exit 1
-fi
+start_agent
 echo "hagentd runs as pid $agent_pid, unprivileged, without systemd."
 
 step "A group and three resources; web-app depends on web-db"
@@ -143,6 +150,27 @@ for _ in $(seq 200); do
 done
 echo "detected and restarted by the restart policy (RestartDelay=0):"
 run status
+
+step "hagentd is killed (kill -9) and started again: no resource notices"
+# The status without its tree drawing, sorted: a new agent may list in another order.
+status_lines() { "$monitorctl" status | sed 's/^[|`]- *//' | sort; }
+before=$(status_lines)
+cmd_pid=$(pgrep -P "$(field web-app monitor_pid)" sleep || true)
+echo "\$ kill -KILL $agent_pid    # hagentd; web-app's command is pid ${cmd_pid:-?}"
+kill -KILL "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+rm -f "$demo/run/control.sock" # what a killed agent leaves; the next one replaces it anyway
+start_agent
+echo "a new hagentd, pid $agent_pid, re-attached the running monitors:"
+run status
+after=$(status_lines)
+if [[ $before == "$after" && -n $cmd_pid ]] && kill -0 "$cmd_pid" 2>/dev/null; then
+  echo "the same status, line for line (states, sequences, monitor pids, restarts); web-app's command $cmd_pid still runs."
+else
+  echo "run-demo: the restart disturbed the resources:" >&2
+  diff <(echo "$before") <(echo "$after") >&2 || true
+  exit 1
+fi
 
 step "The same state as JSON, read straight from shared memory"
 run --json show web-cache
