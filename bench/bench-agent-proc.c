@@ -179,18 +179,21 @@ int bench_seed(const char *statedir, const struct seed *seeds, size_t n_seeds)
 
 /* ---- hagentd ---- */
 
-static _Noreturn void agent_exec(const struct bench_env *env, const char *statedir,
-				 uint32_t max_resources, uint32_t max_groups, const struct agent *a,
-				 pid_t parent)
+static _Noreturn void agent_exec(const struct bench_env *env, const struct agent_opts *o,
+				 const struct agent *a, pid_t parent)
 {
 	char maxr[16], maxg[16];
-	const char *argv[16];
+	const char *argv[24];
 	struct rlimit nocore = {0, 0};
 	sigset_t none;
 	unsigned n = 0;
 	int fd;
 
-	/* Dies with the benchmark; its monitors come back to the benchmark (subreaper). */
+	/*
+	 * Dies with the benchmark.  Its monitors outlive it: they come back to
+	 * the benchmark (subreaper), and --orphan-timeout ends them should the
+	 * benchmark itself be SIGKILLed.
+	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
 	fd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -205,23 +208,33 @@ static _Noreturn void agent_exec(const struct bench_env *env, const char *stated
 	(void) signal(SIGINT, SIG_DFL);
 	(void) signal(SIGTERM, SIG_DFL);
 	(void) signal(SIGHUP, SIG_DFL);
-	(void) unsetenv("NOTIFY_SOCKET");
 	(void) unsetenv("WATCHDOG_USEC");
 	(void) unsetenv("JOURNAL_STREAM");
+	/* Not a systemd service even if the benchmark runs in one: no scopes, no job queries. */
+	(void) unsetenv("INVOCATION_ID");
+	if (o->notify_socket ? setenv("NOTIFY_SOCKET", o->notify_socket, 1) < 0
+			     : unsetenv("NOTIFY_SOCKET") < 0)
+		_exit(126);
 	argv[n++] = env->hagentd;
 	argv[n++] = "--runtime-dir";
 	argv[n++] = a->rundir;
 	argv[n++] = "--state-dir";
-	argv[n++] = statedir;
+	argv[n++] = a->statedir;
 	argv[n++] = "--monitor-dir";
 	argv[n++] = env->monitor_dir;
-	if (max_resources) {
-		(void) snprintf(maxr, sizeof(maxr), "%" PRIu32, max_resources);
+	argv[n++] = "--scopes";
+	argv[n++] = "no";
+	argv[n++] = "--orphan-timeout";
+	argv[n++] = BENCH_ORPHAN_TIMEOUT_S;
+	argv[n++] = "--stop-mode";
+	argv[n++] = o->stop_leave ? "leave" : "offline";
+	if (o->max_resources) {
+		(void) snprintf(maxr, sizeof(maxr), "%" PRIu32, o->max_resources);
 		argv[n++] = "--max-resources";
 		argv[n++] = maxr;
 	}
-	if (max_groups) {
-		(void) snprintf(maxg, sizeof(maxg), "%" PRIu32, max_groups);
+	if (o->max_groups) {
+		(void) snprintf(maxg, sizeof(maxg), "%" PRIu32, o->max_groups);
 		argv[n++] = "--max-groups";
 		argv[n++] = maxg;
 	}
@@ -230,18 +243,49 @@ static _Noreturn void agent_exec(const struct bench_env *env, const char *stated
 	_exit(125);
 }
 
+/* <rundir>/hagentd.log, or hagentd-N.log with the first N free when an agent ran there. */
+static int log_name(struct agent *a)
+{
+	for (unsigned i = 0; i < 10000; i++) {
+		int k = i == 0 ? snprintf(a->log, sizeof(a->log), "%s/hagentd.log", a->rundir)
+			       : snprintf(a->log, sizeof(a->log), "%s/hagentd-%u.log", a->rundir,
+					  i);
+
+		if (k < 0 || k >= BENCH_PATH_MAX)
+			return -ENAMETOOLONG;
+		if (access(a->log, F_OK) < 0)
+			return errno == ENOENT ? 0 : -errno;
+	}
+	return -EEXIST;
+}
+
 int agent_start(const struct bench_env *env, const char *statedir, uint32_t max_resources,
 		uint32_t max_groups, struct agent *a)
+{
+	const struct agent_opts o = {.max_resources = max_resources, .max_groups = max_groups};
+
+	return agent_start_opts(env, statedir, &o, a);
+}
+
+int agent_start_opts(const struct bench_env *env, const char *statedir, const struct agent_opts *o,
+		     struct agent *a)
 {
 	pid_t parent = getpid();
 	int r;
 
 	*a = (struct agent){};
-	r = bench_mkdir(env->base, "run", a->rundir);
+	if (o->rundir) {
+		if (snprintf(a->rundir, sizeof(a->rundir), "%s", o->rundir) >= BENCH_PATH_MAX)
+			return -ENAMETOOLONG;
+	} else {
+		r = bench_mkdir(env->base, "run", a->rundir);
+		if (r < 0)
+			return r;
+	}
+	r = log_name(a);
 	if (r < 0)
 		return r;
-	if (snprintf(a->log, sizeof(a->log), "%s/hagentd.log", a->rundir) >= BENCH_PATH_MAX ||
-	    snprintf(a->statedir, sizeof(a->statedir), "%s", statedir) >= BENCH_PATH_MAX)
+	if (snprintf(a->statedir, sizeof(a->statedir), "%s", statedir) >= BENCH_PATH_MAX)
 		return -ENAMETOOLONG;
 	(void) fflush(stdout);
 	(void) fflush(stderr);
@@ -253,7 +297,7 @@ int agent_start(const struct bench_env *env, const char *statedir, uint32_t max_
 		return -errno;
 	}
 	if (a->pid == 0)
-		agent_exec(env, a->statedir, max_resources, max_groups, a, parent);
+		agent_exec(env, o, a, parent);
 	return 0;
 }
 

@@ -5,16 +5,20 @@
  * hagentd with the built monitor programs in a private temporary directory
  * and measures failure detection and recovery (bench-agent-fault.c), the
  * start of many resources, monitorctl, memory and the limits of scale
- * (bench-agent-scale.c), the control API's Online (bench-agent-control.c), and
+ * (bench-agent-scale.c), the control API's Online (bench-agent-control.c),
  * a group's online and offline beside single-resource requests
- * (bench-agent-group.c).
+ * (bench-agent-group.c), and an agent restart that re-attaches its monitors
+ * (bench-agent-restart.c).
  *
  * No strays: the benchmark is a child subreaper, so every process it starts
  * (hagentd, its monitors, each in a session of its own, and their commands)
- * stays its descendant; each part kills and reaps them all, and so does
- * main() on every exit path.  hagentd has PR_SET_PDEATHSIG (SIGKILL), and
- * hagentd gives its monitors PR_SET_PDEATHSIG (SIGTERM).  SIGINT, SIGTERM and
- * SIGHUP make every wait give up, then the same cleanup runs.
+ * stays its descendant, and monitors whose hagentd is gone, which wait for a
+ * new one, become its children; each part kills and reaps them all
+ * (agent_stop(), bench_reap_all()), and so does main() on every exit path.
+ * hagentd has PR_SET_PDEATHSIG (SIGKILL); its monitors outlive it, so should
+ * the benchmark itself be SIGKILLed they give up after --orphan-timeout
+ * (BENCH_ORPHAN_TIMEOUT_S).  SIGINT, SIGTERM and SIGHUP make every wait give
+ * up, then the same cleanup runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -278,6 +282,7 @@ int main(int argc, char *argv[])
 		{"start, monitorctl, memory, scale", bench_scale},
 		{"control API", bench_control},
 		{"groups", bench_group},
+		{"agent restart", bench_restart},
 	};
 	_cleanup_free_ struct report *rep = calloc(1, sizeof(*rep));
 	struct bench_env env;

@@ -75,11 +75,28 @@ struct seed {
 int bench_seed(const char *statedir, const struct seed *seeds, size_t n_seeds);
 
 /*
+ * How long monitors wait for a new hagentd once theirs is gone (hagentd's
+ * --orphan-timeout): the benchmark kills them itself, this bounds the strays
+ * of a benchmark that was SIGKILLed.  Longer than any restart it measures.
+ */
+#define BENCH_ORPHAN_TIMEOUT_S "30"
+
+/*
  * Starts hagentd on statedir with a fresh runtime dir (its log there too);
  * max_resources, max_groups 0: hagentd's defaults.  Does not wait.
  */
 int agent_start(const struct bench_env *env, const char *statedir, uint32_t max_resources,
 		uint32_t max_groups, struct agent *a);
+
+/* agent_start() with more to say. */
+struct agent_opts {
+	uint32_t max_resources, max_groups; /* 0: hagentd's defaults */
+	const char *rundir;		    /* NULL: a fresh one; else this one (a restart) */
+	const char *notify_socket;	    /* NOTIFY_SOCKET ("@..." abstract); NULL: none */
+	bool stop_leave;		    /* --stop-mode leave (default offline) */
+};
+int agent_start_opts(const struct bench_env *env, const char *statedir, const struct agent_opts *o,
+		     struct agent *a);
 /* Waits for the segment (hagentd listening); -ECHILD if hagentd exited. */
 int agent_attach(struct agent *a, uint64_t timeout_ns);
 /* SIGKILLs hagentd and every other descendant; reaps them all; idempotent. */
@@ -118,6 +135,7 @@ int bench_fault(const struct bench_env *env, struct report *rep);
 int bench_scale(const struct bench_env *env, struct report *rep);
 int bench_control(const struct bench_env *env, struct report *rep);
 int bench_group(const struct bench_env *env, struct report *rep);
+int bench_restart(const struct bench_env *env, struct report *rep);
 
 /* ---- the control API (bench-agent-control.c), shared by the parts that call it ---- */
 
