@@ -16,6 +16,9 @@ PACKAGES=(
   # tests/fuzz/run-fuzz.sh: clang with libFuzzer (clang only recommends libclang-rt-14-dev)
   clang
   libclang-rt-14-dev
+  # tests/systemd/nspawn-test.sh: a Debian tree booted with systemd as PID 1
+  debootstrap
+  systemd-container
 )
 
 is_installed() {
