@@ -322,8 +322,12 @@ static void member_step(struct agent_groups *gs, size_t i)
 		request(gs, i, RES_EV_REQ_OFFLINE, r->persistent_state == CONFIG_TARGET_ONLINE);
 		return;
 	case HAGENT_RESOURCE_ONLINE_PENDING:
-		/* A group offline lets it get there first; a lost provider or a restart do not. */
-		if (restarting || doomed(gs, i))
+		/*
+		 * A group offline lets it get there first; a lost provider, a restart
+		 * or the agent's stop do not: they terminate it (the persistent state
+		 * stays).
+		 */
+		if (restarting || doomed(gs, i) || gs->shutting_down)
 			request(gs, i, RES_EV_REQ_TERMINATE, true);
 		return;
 	case HAGENT_RESOURCE_OFFLINE:
