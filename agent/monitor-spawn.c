@@ -179,20 +179,6 @@ _child_ static int child_main(void *arg)
 		child_fail(plan, errno);
 
 	/*
-	 * What hagentd has for itself, not for the services a monitor starts:
-	 * the OOM killer's protection, the raised descriptor limit (back to
-	 * systemd's default soft limit).  Best effort.
-	 */
-	(void) setrlimit(RLIMIT_NOFILE, &plan->nofile);
-	{
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-
-		if (fd >= 0) {
-			(void) !write(fd, "0", 1);
-			(void) close(fd);
-		}
-	}
-	/*
 	 * A session of its own: a signal to the agent's process group does not
 	 * reach it.  No parent-death signal: a monitor outlives the agent, and
 	 * the next agent re-attaches it (docs/agent-restart.md); the link (fd 7)
@@ -215,6 +201,23 @@ _child_ static int child_main(void *arg)
 		if (dup2(tmp[i], 3 + i) < 0) /* tmp[i] >= 10, so this clears FD_CLOEXEC */
 			child_fail(plan, errno);
 	close_fds((unsigned) (3 + plan->n_src), plan->max_fd); /* the parked copies too */
+
+	/*
+	 * What hagentd has for itself, not for the services a monitor starts:
+	 * the OOM killer's protection, the raised descriptor limit (back to
+	 * systemd's default soft limit).  Best effort, and last: with the lower
+	 * limit, moving the channel's fds (their numbers may be anything while
+	 * the agent holds thousands) could fail with EMFILE.
+	 */
+	(void) setrlimit(RLIMIT_NOFILE, &plan->nofile);
+	{
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			(void) !write(fd, "0", 1);
+			(void) close(fd);
+		}
+	}
 
 	plan->err = 0;
 	(void) execve(plan->program, plan->argv, plan->envp);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -562,6 +563,70 @@ START_TEST(test_collision)
 }
 END_TEST
 
+/* The soft "Max open files" of pid, from /proc/PID/limits. */
+static long soft_nofile(pid_t pid)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int) pid);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Max open files", 14) == 0)
+			v = strtol(line + 14, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * An agent with thousands of fds (one resource costs it a few): every slot
+ * below 1100 taken and the channel's fds above it.  The monitor still gets
+ * them as 3-6 (the child lowers the descriptor limit to 1024 only after),
+ * and runs with the soft limit 1024, not the agent's.
+ */
+START_TEST(test_many_fds)
+{
+	struct rlimit rl, saved_rl;
+	struct chan_fds f, high;
+	int filler[1100], n_filler = 0, tmp[4];
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved_rl), 0);
+	if (saved_rl.rlim_max < 2048)
+		return; /* cannot hold that many fds here: nothing to test */
+	rl = (struct rlimit){.rlim_cur = 2048, .rlim_max = saved_rl.rlim_max};
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	chan_agent_fds(T.a, &f);
+	for (int i = 0; i < 4; i++) {
+		tmp[i] = fcntl(chan_fd(&f, i), F_DUPFD_CLOEXEC, 1500);
+		ck_assert_int_ge(tmp[i], 1500);
+	}
+	high = (struct chan_fds){tmp[0], tmp[1], tmp[2], tmp[3]};
+	while (n_filler < (int) ELEMENTSOF(filler)) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		if (fd >= 1100) {
+			close(fd);
+			break;
+		}
+		filler[n_filler++] = fd;
+	}
+	ck_assert_int_eq(spawn(bin, &high, NULL, _i == 0), 0);
+	for (int i = 0; i < n_filler; i++)
+		(void) close(filler[i]);
+	for (int i = 0; i < 4; i++)
+		(void) close(tmp[i]);
+	(void) setrlimit(RLIMIT_NOFILE, &saved_rl);
+	open_online(); /* attached: the channel reached it as 3-6 */
+	for (int i = 0; i < 4; i++)
+		ck_assert(same_file(T.p.pid, chan_fd(&f, i), 3 + i));
+	ck_assert_int_eq(soft_nofile(T.p.pid), 1024);
+	expect_killed(&T.p);
+}
+END_TEST
+
 /* 50 spawns and kills: no fd and no child left behind. */
 START_TEST(test_loop)
 {
@@ -772,6 +837,7 @@ Suite *monitor_spawn_suite(void)
 	tcase_add_loop_test(tc, test_probe, 0, 2);
 	tcase_add_loop_test(tc, test_exec_errors, 0, 2);
 	tcase_add_loop_test(tc, test_collision, 0, 2);
+	tcase_add_loop_test(tc, test_many_fds, 0, 2);
 	tcase_add_loop_test(tc, test_loop, 0, 2);
 	tcase_add_loop_test(tc, test_parent_memory, 0, 2);
 	tcase_add_loop_test(tc, test_link_orphan, 0, 2);
