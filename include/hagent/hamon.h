@@ -123,7 +123,11 @@ int hamon_params_get(const void *params, size_t len, const char *name, char *buf
  * environment (HAGENT_CHANNEL_FDS), serves commands until the last resource
  * is closed or SIGTERM/SIGINT arrives (then terminates and closes every
  * resource), and returns 0, or -errno if the channel could not be used
- * (-ENXIO: not started by hagentd).  Blocks the calling thread; call it
+ * (-ENXIO: not started by hagentd).  The resources outlive hagentd: when
+ * it dies the monitor keeps them as they are and moves to the next
+ * hagentd's channel (docs/agent-restart.md; the link HAGENT_LINK_FD,
+ * HAGENT_REATTACH_SOCKET, HAGENT_ORPHAN_TIMEOUT_MS, all read here and in
+ * hamon_run_fds()).  Blocks the calling thread; call it
  * from main(), before starting threads: it blocks SIGTERM and SIGINT in the
  * calling thread (the threads it starts inherit that) and restores the mask
  * before it returns.  userdata is returned by hamon_resource_userdata().
