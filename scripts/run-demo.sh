@@ -157,8 +157,7 @@ status_lines() { "$monitorctl" status | sed 's/^[|`]- *//' | sort; }
 before=$(status_lines)
 cmd_pid=$(pgrep -P "$(field web-app monitor_pid)" sleep || true)
 echo "\$ kill -KILL $agent_pid    # hagentd; web-app's command is pid ${cmd_pid:-?}"
-kill -KILL "$agent_pid"
-wait "$agent_pid" 2>/dev/null || true
+{ kill -KILL "$agent_pid" && wait "$agent_pid"; } 2>/dev/null || true # bash's "Killed" too
 rm -f "$demo/run/control.sock" # what a killed agent leaves; the next one replaces it anyway
 start_agent
 echo "a new hagentd, pid $agent_pid, re-attached the running monitors:"
