@@ -308,7 +308,12 @@ START_TEST(s25_monitor_killed_while_pending)
 	ck_assert_uint_eq(again.restart_count, 1);
 	ck_assert_uint_eq(scn_record_count("r", "open"), 2);
 	ck_assert_uint_eq(scn_record_count("r", "online"), 2);
-	/* Only the new monitor reported an outcome: the killed one's online was lost. */
+	/*
+	 * Only the new monitor reported an outcome: the killed one's online was
+	 * lost.  hamon-test records the report after posting it, so the agent can
+	 * show Online first: wait for the line, then count.
+	 */
+	scn_record_wait("r", "status online", 1, SCN_WAIT_MS);
 	ck_assert_uint_eq(scn_record_count("r", "status online"), 1);
 	scn_agent_stop();
 }
