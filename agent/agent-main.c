@@ -37,6 +37,7 @@
 #include "control-api.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "shm-writer.h"
 
 #define DEFAULT_RUNTIME_DIR "/run/hagent"
@@ -138,15 +139,12 @@ static const char *env_or(const char *name, const char *fallback)
 	return e && *e ? e : fallback;
 }
 
-/* A count of records: 1..SHM_MAX_RECORDS. */
+/* A count of records: 1..AGENT_MAX_RECORDS. */
 static int parse_count(const char *opt, const char *s, uint32_t *ret)
 {
 	unsigned long long v;
-	char *end;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end || *s == '-' || v == 0 || v > AGENT_MAX_RECORDS)
+	if (parse_range(s, 1, AGENT_MAX_RECORDS, &v) < 0)
 		return log_error_errno(-EINVAL, "Invalid value '%s' for --%s: expected 1..%u.", s,
 				       opt, AGENT_MAX_RECORDS);
 	*ret = (uint32_t) v;
@@ -157,11 +155,8 @@ static int parse_count(const char *opt, const char *s, uint32_t *ret)
 static int parse_seconds(const char *s, uint64_t *ret_ms)
 {
 	unsigned long long v;
-	char *end;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end || *s == '-' || v > 31536000ULL)
+	if (parse_range(s, 0, 31536000ULL, &v) < 0)
 		return -EINVAL;
 	*ret_ms = (uint64_t) v * 1000;
 	return 0;

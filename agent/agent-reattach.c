@@ -94,8 +94,7 @@ static int on_peer(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n != (ssize_t) sizeof(m) || m.magic != LINK_MAGIC || m.version != LINK_VERSION ||
-	    m.type != LINK_HELLO) {
+	if (!link_msg_valid(&m, n) || m.type != LINK_HELLO) {
 		log_warning("Process %d sent an invalid message to %s; dropped.", (int) p->cred.pid,
 			    a->path);
 		peer_free(p);

@@ -96,20 +96,22 @@ static size_t key_len(const char *entry)
 	return eq ? (size_t) (eq - entry) : strlen(entry);
 }
 
-static const char *const agent_only_keys[] = {"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"};
+/*
+ * Keys a monitor never inherits nor gets from extra_env: the ones spawn sets
+ * itself, and systemd's words to hagentd (NotifyAccess=main: a monitor's
+ * messages would be refused).
+ */
+static const char *const reserved_keys[] = {
+	CHANNEL_FDS_KEY, LINK_FD_KEY, "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC",
+};
 
-/* Does extra (NULL-terminated) set the key of entry, or is it not the monitor's? */
+/* Is the key of entry reserved, or set by extra (NULL-terminated)? */
 static bool overridden(const char *entry, const char *const *extra)
 {
 	size_t n = key_len(entry);
 
-	if (n == strlen(CHANNEL_FDS_KEY) && memcmp(entry, CHANNEL_FDS_KEY, n) == 0)
-		return true;
-	if (n == strlen(LINK_FD_KEY) && memcmp(entry, LINK_FD_KEY, n) == 0)
-		return true;
-	/* systemd's words to hagentd (NotifyAccess=main): a monitor's would be refused. */
-	for (size_t i = 0; i < ELEMENTSOF(agent_only_keys); i++)
-		if (n == strlen(agent_only_keys[i]) && memcmp(entry, agent_only_keys[i], n) == 0)
+	for (size_t i = 0; i < ELEMENTSOF(reserved_keys); i++)
+		if (n == strlen(reserved_keys[i]) && memcmp(entry, reserved_keys[i], n) == 0)
 			return true;
 	for (; extra && *extra; extra++)
 		if (key_len(*extra) == n && memcmp(*extra, entry, n) == 0)

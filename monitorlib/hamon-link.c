@@ -16,29 +16,12 @@
 
 #include "channel-link.h"
 #include "hamon-internal.h"
+#include "parse-util.h"
 #include "time-util.h"
 
 #define RETRY_MIN_MS	 50
 #define RETRY_MAX_MS	 1000
 #define ANSWER_TIMEOUT_S 10 /* the new agent answers once it has loaded its state */
-
-static bool msg_valid(const struct link_msg *m, ssize_t n)
-{
-	return n == (ssize_t) sizeof(*m) && m->magic == LINK_MAGIC && m->version == LINK_VERSION;
-}
-
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end || *s == '-' || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
 
 int link_setup_from_env(struct hamon_ctx *ctx)
 {
@@ -49,7 +32,7 @@ int link_setup_from_env(struct hamon_ctx *ctx)
 
 	if (!fd_s)
 		return 0; /* no agent link: run until SIGTERM, as before */
-	k = parse_uint(fd_s, INT_MAX, &v);
+	k = parse_range(fd_s, 0, INT_MAX, &v);
 	if (k < 0)
 		return k;
 	if (fcntl((int) v, F_SETFD, FD_CLOEXEC) < 0)
@@ -61,7 +44,7 @@ int link_setup_from_env(struct hamon_ctx *ctx)
 		ctx->reattach_path = path;
 	}
 	if (orphan && *orphan) {
-		k = parse_uint(orphan, UINT64_MAX / NSEC_PER_MSEC, &v);
+		k = parse_range(orphan, 0, UINT64_MAX / NSEC_PER_MSEC, &v);
 		if (k < 0)
 			return k;
 		ctx->orphan_timeout_ns = v * NSEC_PER_MSEC;
@@ -93,9 +76,9 @@ int link_wait_go(struct hamon_ctx *ctx, int sig_fd)
 			continue;
 		if (n <= 0)
 			return -ECONNRESET; /* the agent died before it let us start */
-		if (msg_valid(&m, n) && m.type == LINK_GO)
+		if (link_msg_valid(&m, n) && m.type == LINK_GO)
 			return 0;
-		if (msg_valid(&m, n) && m.type == LINK_REFUSE)
+		if (link_msg_valid(&m, n) && m.type == LINK_REFUSE)
 			return -ECONNREFUSED;
 		/* Anything else before GO: ignored. */
 	}
@@ -126,7 +109,7 @@ void link_handle(struct hamon_ctx *ctx, short revents)
 		become_orphan(ctx);
 		return;
 	}
-	if (msg_valid(&m, n) && m.type == LINK_REFUSE)
+	if (link_msg_valid(&m, n) && m.type == LINK_REFUSE)
 		dispatch_shutdown(ctx);
 }
 
@@ -169,7 +152,7 @@ static int read_answer(int fd, int fds[4])
 					safe_close(v);
 			}
 		}
-	if (!msg_valid(&m, n) || (mh.msg_flags & MSG_CTRUNC)) {
+	if (!link_msg_valid(&m, n) || (mh.msg_flags & MSG_CTRUNC)) {
 		close_fds(got, (size_t) n_got);
 		return 0;
 	}

@@ -22,7 +22,9 @@
  * before they act on it.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LINK_MAGIC   UINT32_C(0x4b4e4c48) /* "HLNK" */
 #define LINK_VERSION 1u
@@ -49,3 +51,9 @@ struct link_msg {
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct link_msg) == 24, "ABI");
+
+/* A received packet of n bytes is a whole message of this version (its type is the caller's). */
+static inline bool link_msg_valid(const struct link_msg *m, ssize_t n)
+{
+	return n == (ssize_t) sizeof(*m) && m->magic == LINK_MAGIC && m->version == LINK_VERSION;
+}
