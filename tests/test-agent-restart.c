@@ -420,16 +420,6 @@ START_TEST(orphans_give_up)
 }
 END_TEST
 
-/* The first time res's record file says pattern at or after from_ns. */
-static uint64_t first_record(const char *res, const char *pattern, uint64_t from_ns)
-{
-	uint64_t t[8];
-
-	ck_assert_msg(scn_record_times(res, pattern, from_ns, t, ELEMENTSOF(t)) > 0,
-		      "no '%s' line for %s", pattern, res);
-	return t[0];
-}
-
 /*
  * A graceful stop takes the resources offline in order: dependent groups
  * first, dependents first inside a group; the persistent states stay, so
@@ -466,8 +456,10 @@ START_TEST(graceful_stop_in_order)
 	t0 = scn_now_ns();
 	scn_agent_stop();
 	ck_assert(scn_log_contains("Every resource is offline."));
-	ck_assert_uint_lt(first_record("c", "offline", t0), first_record("b", "offline", t0));
-	ck_assert_uint_lt(first_record("b", "offline", t0), first_record("a", "offline", t0));
+	ck_assert_uint_lt(scn_record_first("c", "offline", t0),
+			  scn_record_first("b", "offline", t0));
+	ck_assert_uint_lt(scn_record_first("b", "offline", t0),
+			  scn_record_first("a", "offline", t0));
 
 	scn_agent_start();
 	scn_wait_group_state("g1", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);

@@ -637,17 +637,6 @@ START_TEST(rename_keeps_watching)
 }
 END_TEST
 
-/* SIGKILL, as a crash: monitors stay (recorded for the teardown), the segment is not marked. */
-static void agent_kill9(void)
-{
-	ck_assert_int_gt(scn.agent_pid, 0);
-	scn_disconnect();
-	scn_monitors_scan();
-	ck_assert_int_eq(kill(scn.agent_pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(scn.agent_pid, NULL, 0), scn.agent_pid);
-	scn.agent_pid = 0;
-}
-
 /* Lines of web going offline, nothing else. */
 static void assert_only_offline(const char *buf)
 {
@@ -681,7 +670,7 @@ START_TEST(agent_stops)
 		if (i == 0)
 			scn_agent_stop();
 		else
-			agent_kill9();
+			scn_agent_kill9();
 		ck_assert_int_eq(watch_end(&w, 0), 7);
 		if (i == 0 && *w.buf)
 			assert_only_offline(w.buf); /* a graceful stop takes web offline first */
@@ -771,7 +760,7 @@ START_TEST(follows_agent_killed)
 	old_seq = scn_res("web").state_seq;
 	WATCH(&w, "--json", "--reconnect-timeout", "0", "web");
 	watch_wait_ready(&w);
-	agent_kill9();
+	scn_agent_kill9();
 	scn_agent_start();
 	scn_wait_state("web", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
 	watch_wait_for(&w, "\"change\":\"reconnect\"");

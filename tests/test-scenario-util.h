@@ -928,6 +928,16 @@ static inline bool scn_group_prop_is(const char *name, const char *kv)
 	return false;
 }
 
+/* The time of the first record line of res matching pattern at or after from_ns (one must be). */
+static inline uint64_t scn_record_first(const char *res, const char *pattern, uint64_t from_ns)
+{
+	struct scn_record rec[16];
+	size_t n = scn_record_find(res, pattern, from_ns, rec, ELEMENTSOF(rec));
+
+	ck_assert_msg(n > 0, "no '%s' line for %s", pattern, res);
+	return rec[0].ns;
+}
+
 /* The record lines' times of res matching pattern at or after from_ns, up to max; how many. */
 static inline size_t scn_record_times(const char *res, const char *pattern, uint64_t from_ns,
 				      uint64_t *out, size_t max)

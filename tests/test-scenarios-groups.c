@@ -71,16 +71,6 @@ static void add(const char *name, const char *g, const char *online_delay, const
 	scn_wait_state(name, HAGENT_RESOURCE_OFFLINE, 10000);
 }
 
-/* The time of the first record line of res matching pattern after from_ns. */
-static uint64_t first_record(const char *res, const char *pattern, uint64_t from_ns)
-{
-	struct scn_record rec[16];
-	size_t n = scn_record_find(res, pattern, from_ns, rec, ELEMENTSOF(rec));
-
-	ck_assert_msg(n > 0, "no '%s' line for %s", pattern, res);
-	return rec[0].ns;
-}
-
 /* The time of the n-th (from 0) record line of res matching pattern after from_ns. */
 static uint64_t nth_record(const char *res, const char *pattern, size_t nth, uint64_t from_ns)
 {
@@ -273,9 +263,9 @@ START_TEST(s44_online_providers_first_offline_dependents_first)
 	ck_assert_uint_lt(ev_pos("P", ON, 0, from), ev_pos("D", ON_PEND, 0, from));
 	ck_assert_uint_lt(ev_pos("D", ON, 0, from), ev_pos("E", ON_PEND, 0, from));
 	/* ...so the calls are at least the provider's OnlineDelay apart. */
-	ck_assert_uint_ge(first_record("D", "online", t0) - first_record("P", "online", t0),
+	ck_assert_uint_ge(scn_record_first("D", "online", t0) - scn_record_first("P", "online", t0),
 			  150 * NS_PER_MS);
-	ck_assert_uint_ge(first_record("E", "online", t0) - first_record("D", "online", t0),
+	ck_assert_uint_ge(scn_record_first("E", "online", t0) - scn_record_first("D", "online", t0),
 			  100 * NS_PER_MS);
 
 	from = scn_event_head();
@@ -286,9 +276,11 @@ START_TEST(s44_online_providers_first_offline_dependents_first)
 	scn_wait_group_state("G", HAGENT_GROUP_OFFLINE, 10000);
 	ck_assert_uint_lt(ev_pos("E", OFF, 0, from), ev_pos("D", OFF_PEND, 0, from));
 	ck_assert_uint_lt(ev_pos("D", OFF, 0, from), ev_pos("P", OFF_PEND, 0, from));
-	ck_assert_uint_ge(first_record("D", "offline", t0) - first_record("E", "offline", t0),
+	ck_assert_uint_ge(scn_record_first("D", "offline", t0) -
+				  scn_record_first("E", "offline", t0),
 			  50 * NS_PER_MS);
-	ck_assert_uint_ge(first_record("P", "offline", t0) - first_record("D", "offline", t0),
+	ck_assert_uint_ge(scn_record_first("P", "offline", t0) -
+				  scn_record_first("D", "offline", t0),
 			  100 * NS_PER_MS);
 }
 END_TEST
@@ -321,13 +313,14 @@ START_TEST(s44_diamond_branches_in_parallel)
 	ck_assert_uint_lt(max_u64(ev_pos("B", ON, 0, from), ev_pos("C", ON, 0, from)),
 			  ev_pos("D", ON_PEND, 0, from));
 	/* Both entry points ran before either was done: the calls overlapped. */
-	ck_assert_uint_lt(max_u64(first_record("B", "online", t0), first_record("C", "online", t0)),
-			  min_u64(first_record("B", "status online", t0),
-				  first_record("C", "status online", t0)));
-	ck_assert_uint_ge(
-		first_record("D", "online", t0) -
-			max_u64(first_record("B", "online", t0), first_record("C", "online", t0)),
-		1000 * NS_PER_MS);
+	ck_assert_uint_lt(
+		max_u64(scn_record_first("B", "online", t0), scn_record_first("C", "online", t0)),
+		min_u64(scn_record_first("B", "status online", t0),
+			scn_record_first("C", "status online", t0)));
+	ck_assert_uint_ge(scn_record_first("D", "online", t0) -
+				  max_u64(scn_record_first("B", "online", t0),
+					  scn_record_first("C", "online", t0)),
+			  1000 * NS_PER_MS);
 
 	from = scn_event_head();
 	t0 = scn_now_ns();
@@ -340,9 +333,9 @@ START_TEST(s44_diamond_branches_in_parallel)
 	ck_assert_uint_lt(max_u64(ev_pos("B", OFF, 0, from), ev_pos("C", OFF, 0, from)),
 			  ev_pos("A", OFF_PEND, 0, from));
 	ck_assert_uint_lt(
-		max_u64(first_record("B", "offline", t0), first_record("C", "offline", t0)),
-		min_u64(first_record("B", "status offline", t0),
-			first_record("C", "status offline", t0)));
+		max_u64(scn_record_first("B", "offline", t0), scn_record_first("C", "offline", t0)),
+		min_u64(scn_record_first("B", "status offline", t0),
+			scn_record_first("C", "status offline", t0)));
 	scn_agent_stop();
 }
 END_TEST
@@ -383,7 +376,7 @@ START_TEST(s45_provider_fails_dependent_follows)
 	ck_assert_uint_lt(ev_pos("D", OFF, 0, from), ev_pos("P", ON, 0, from));
 	ck_assert_uint_lt(ev_pos("P", ON, 0, from), ev_pos("D", ON_PEND, 0, from));
 	ck_assert_uint_eq(scn_state_event_pos("D", HAGENT_RESOURCE_FAILED, 0, from), UINT64_MAX);
-	ck_assert_uint_ge(first_record("D", "online", t_kill) - t_kill, 1000 * NS_PER_MS);
+	ck_assert_uint_ge(scn_record_first("D", "online", t_kill) - t_kill, 1000 * NS_PER_MS);
 	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_ONLINE);
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_ONLINE);
 	ck_assert_uint_eq(scn_record_find("D", "status failed", t_kill, NULL, 0), 0);
@@ -1154,7 +1147,7 @@ START_TEST(group_restart_then_failed)
 	scn_record_wait("D", "online", 2, 2 * SCN_WAIT_MS);
 	scn_wait_state("D", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
 	ck_assert_uint_lt(ev_pos("D", OFF, 0, from), ev_pos("P", ON_PEND, 1, from));
-	ck_assert_uint_lt(first_record("D", "offline", t0), nth_record("P", "online", 1, t0));
+	ck_assert_uint_lt(scn_record_first("D", "offline", t0), nth_record("P", "online", 1, t0));
 	ck_assert_uint_lt(ev_pos("P", ON, 1, from), ev_pos("D", ON_PEND, 1, from));
 	ck_assert_uint_ge(nth_record("D", "online", 1, t0) - nth_record("P", "online", 1, t0),
 			  100 * NS_PER_MS);
@@ -1196,7 +1189,7 @@ START_TEST(persistent_state_survives_restart)
 	scn_wait_group_state("G", HAGENT_GROUP_ONLINE, SCN_WAIT_MS);
 	/* A new segment: its event log starts at 0. */
 	ck_assert_uint_lt(ev_pos("P", ON, 0, 0), ev_pos("D", ON_PEND, 0, 0));
-	ck_assert_uint_ge(first_record("D", "online", t0) - first_record("P", "online", t0),
+	ck_assert_uint_ge(scn_record_first("D", "online", t0) - scn_record_first("P", "online", t0),
 			  200 * NS_PER_MS);
 	ck_assert_int_eq(scn_group("G").persistent_state, CONFIG_TARGET_ONLINE);
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_ONLINE);
@@ -1228,7 +1221,7 @@ START_TEST(resource_online_offline_follow_dependencies)
 			 HAGENT_RESOURCE_OFFLINE); /* docs/control-api.md: still Offline */
 	scn_wait_state("D", HAGENT_RESOURCE_ONLINE, SCN_WAIT_MS);
 	ck_assert_uint_lt(ev_pos("P", ON, 0, from), ev_pos("D", ON_PEND, 0, from));
-	ck_assert_uint_ge(first_record("D", "online", t0) - first_record("P", "online", t0),
+	ck_assert_uint_ge(scn_record_first("D", "online", t0) - scn_record_first("P", "online", t0),
 			  200 * NS_PER_MS);
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_ONLINE);
 	ck_assert_int_eq(scn_res("D").persistent_state, CONFIG_TARGET_ONLINE);
@@ -1240,7 +1233,8 @@ START_TEST(resource_online_offline_follow_dependencies)
 	ck_assert_uint_eq(rep.result, CONTROL_RESULT_IO_PENDING);
 	scn_wait_state("P", HAGENT_RESOURCE_OFFLINE, SCN_WAIT_MS);
 	ck_assert_uint_lt(ev_pos("D", OFF, 0, from), ev_pos("P", OFF_PEND, 0, from));
-	ck_assert_uint_ge(first_record("P", "offline", t0) - first_record("D", "offline", t0),
+	ck_assert_uint_ge(scn_record_first("P", "offline", t0) -
+				  scn_record_first("D", "offline", t0),
 			  200 * NS_PER_MS);
 	ck_assert_int_eq(scn_res("D").state, HAGENT_RESOURCE_OFFLINE);
 	ck_assert_int_eq(scn_res("P").persistent_state, CONFIG_TARGET_OFFLINE);
